@@ -1,1 +1,16 @@
-//! forwarder
+//! The Segment → User.com destination.
+//!
+//! Data flows one way, and the modules say so:
+//! [`segment`] (lenient parsing of Segment messages) → [`mapping`] (pure: a message → the planned
+//! User.com operations) → [`delivery`] (per-user ordering, concurrency, retry, dead letters) →
+//! [`usercom`] (one reused HTTP client speaking User.com's public REST API).
+//!
+//! [`ingress`] serves Segment's HTTP Tracking API in front of the delivery queue; [`cli`] holds the
+//! command-line surface that `main.rs` parses.
+
+pub mod cli;
+pub mod delivery;
+pub mod ingress;
+pub mod mapping;
+pub mod segment;
+pub mod usercom;

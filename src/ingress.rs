@@ -1,0 +1,1 @@
+//! ingress (in progress)

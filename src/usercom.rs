@@ -1,0 +1,1 @@
+//! usercom (in progress)
