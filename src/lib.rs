@@ -10,7 +10,11 @@
 
 pub mod cli;
 pub mod delivery;
+pub mod error;
 pub mod ingress;
 pub mod mapping;
 pub mod segment;
 pub mod usercom;
+
+pub use delivery::{Config, Forwarder, Outcome, Stats, Summary};
+pub use error::{Error, Result};

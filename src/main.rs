@@ -1,1 +1,25 @@
-fn main() {}
+//! `usercom-forwarder`: parses the command line, starts logging, runs the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use usercom_forwarder::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_tracing(cli.log_format, cli.command.default_log_filter());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
