@@ -1,1 +1,125 @@
-fn main() {}
+//! `usercom-mock`: run the User.com simulator as a standalone process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use usercom_mock::{MockServer, DEFAULT_API_KEY};
+
+/// A stateful local User.com REST API simulator.
+///
+/// Serves User.com's public REST API (v2 shapes) under /api/public/ and an admin plane under
+/// /__admin/ (reset, state, apps, revoke, trusted domains, request journal, clock). The first
+/// line on stdout is `usercom-mock listening on http://ADDR`. Stops cleanly on SIGINT/SIGTERM.
+/// Logging goes to stderr and is filtered by RUST_LOG (default: info).
+#[derive(Debug, Parser)]
+#[command(name = "usercom-mock", version, about, long_about)]
+struct Cli {
+    /// Address to listen on. Port 0 picks a free port (read it from the first output line).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+
+    /// API key of the default app; repeat for several keys. Without any, a fixed default key is
+    /// used and printed.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_keys: Vec<String>,
+
+    /// How many requests the journal (GET /__admin/requests) keeps; 0 disables it.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    journal_capacity: usize,
+
+    /// Seed apps, keys, attribute definitions, users and companies from this JSON file (format in
+    /// the crate README). Reset (POST /__admin/reset) returns to it.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+
+    /// Load all state from FILE at start (if it exists) and save it there at shutdown.
+    #[arg(long, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let mut builder = MockServer::builder()
+        .listen(cli.listen)
+        .journal_capacity(cli.journal_capacity);
+    for k in &cli.api_keys {
+        builder = builder.api_key(k);
+    }
+    if let Some(p) = &cli.scenario {
+        builder = builder.scenario_file(p);
+    }
+    if let Some(p) = &cli.state_file {
+        builder = builder.state_file(p);
+    }
+    let server = match builder.start().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("usercom-mock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("usercom-mock listening on {}", server.url());
+    if server.api_key() == DEFAULT_API_KEY {
+        println!("API key (default app): {DEFAULT_API_KEY}  (choose your own with --api-key)");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    match server.try_shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usercom-mock: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `/attributes/`: custom attribute definitions (user, company and event attributes).
+
+use axum::body::Bytes;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{created, json_object, ok, opt_str, req_str, Authed, Pager};
+use crate::coerce::{AttrDef, ContentType, ValueType};
+use crate::error::{Error, Result};
+use crate::model::type_name;
+
+/// `GET /attributes/[?content_type=…]` (paginated, id order).
+pub(crate) async fn list(Authed(app): Authed, pager: Pager) -> Result<Response> {
+    let ct = match pager.param("content_type") {
+        None => None,
+        Some(s) => Some(ContentType::parse(s).ok_or_else(|| {
+            Error::bad(
+                "content_type",
+                format!("`{s}` is not one of clientuser, company, event"),
+            )
+        })?),
+    };
+    app.with(|d| {
+        let defs: Vec<&AttrDef> = d.attributes(ct).collect();
+        pager.envelope(defs.len(), |start, n| {
+            defs.iter()
+                .skip(start)
+                .take(n)
+                .map(|a| a.to_json())
+                .collect()
+        })
+    })
+    .map(ok)
+}
+
+/// `POST /attributes/` `{name, value_type, content_type, choices, allow_multiple_choices}` → 201
+/// with `name_std` added.
+pub(crate) async fn create(Authed(app): Authed, body: Bytes) -> Result<Response> {
+    let body = json_object(&body)?;
+    let name = req_str(&body, "name")?;
+    let vt = req_str(&body, "value_type")?;
+    let value_type = ValueType::parse(vt).ok_or_else(|| {
+        Error::bad(
+            "value_type",
+            format!(
+                "`{vt}` is not one of boolean, integer, float, date, datetime, string, fixed, json"
+            ),
+        )
+    })?;
+    let content_type = match opt_str(&body, "content_type")? {
+        None => ContentType::Clientuser,
+        Some(s) => ContentType::parse(s).ok_or_else(|| {
+            Error::bad(
+                "content_type",
+                format!("`{s}` is not one of clientuser, company, event"),
+            )
+        })?,
+    };
+    let choices: Vec<String> = match body.get("choices") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|c| match c {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(Error::bad(
+                    "choices",
+                    format!("expected strings, got {}", type_name(other)),
+                )),
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => {
+            return Err(Error::bad(
+                "choices",
+                format!("expected a list, got {}", type_name(other)),
+            ))
+        }
+    };
+    let multi = match body.get("allow_multiple_choices") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(Error::bad(
+                "allow_multiple_choices",
+                format!("expected a boolean, got {}", type_name(other)),
+            ))
+        }
+    };
+    app.with(|d| {
+        d.define_attribute(name, value_type, content_type, choices, multi)
+            .map(AttrDef::to_json)
+    })
+    .map(created)
+}

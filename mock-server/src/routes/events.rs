@@ -1,0 +1,181 @@
+//! `/events/`, `/users…/events/` and `/site-views/`: the hot paths. Each request parses its body
+//! outside the lock, then takes the app lock once for a few map operations.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::{created, json_object, ok, opt_str, parse_id, req_str, Authed, Pager, RequestCtx};
+use crate::error::{Error, Result};
+use crate::model::{type_name, AppData};
+use crate::store::App;
+use crate::time::{fmt_ts, parse_timestamp};
+
+/// `timestamp`: unix seconds (number or numeric string) or ISO-8601; absent → the app's now.
+fn timestamp(body: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
+    match body.get("timestamp") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse_timestamp(v).map(Some).ok_or_else(|| {
+            Error::bad(
+                "timestamp",
+                format!("expected unix seconds or an ISO-8601 time, got {v}"),
+            )
+        }),
+    }
+}
+
+/// The parts of an event body that do not need the lock.
+struct EventBody {
+    name: String,
+    at: Option<DateTime<Utc>>,
+    data: Option<Map<String, Value>>,
+}
+
+fn event_body(body: &mut Map<String, Value>) -> Result<EventBody> {
+    let name = req_str(body, "name")?.trim().to_owned();
+    let at = timestamp(body)?;
+    let data = match body.remove("data") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(other) => {
+            return Err(Error::bad(
+                "data",
+                format!("expected an object, got {}", type_name(&other)),
+            ))
+        }
+    };
+    Ok(EventBody { name, at, data })
+}
+
+fn record(
+    app: &App,
+    ctx: &RequestCtx,
+    user: impl FnOnce(&AppData) -> Result<u64>,
+    ev: EventBody,
+) -> Result<Response> {
+    let mut notes = vec![];
+    let r = app.with(|d| {
+        let uid = user(d)?;
+        let at = ev.at.unwrap_or_else(|| d.now());
+        Ok(d.record_event(uid, &ev.name, at, ev.data.as_ref(), &mut notes))
+    });
+    ctx.note(notes);
+    let out = r?;
+    Ok(created(json!({"created": out.created, "id": out.id})))
+}
+
+/// `POST /events/` with `user_id` = internal id.
+pub(crate) async fn create(Authed(app): Authed, ctx: RequestCtx, body: Bytes) -> Result<Response> {
+    let mut body = json_object(&body)?;
+    let uid = match body.get("user_id") {
+        Some(v) => v.as_u64().ok_or_else(|| {
+            Error::bad(
+                "user_id",
+                format!("expected the user's integer id, got {v}"),
+            )
+        })?,
+        None => return Err(Error::bad("user_id", "this field is required")),
+    };
+    let ev = event_body(&mut body)?;
+    record(
+        &app,
+        &ctx,
+        |d| {
+            d.user(uid)
+                .map(|u| u.id)
+                .ok_or_else(|| Error::bad("user_id", format!("no user with id {uid}")))
+        },
+        ev,
+    )
+}
+
+/// `POST /users-by-id/{custom_id}/events/` (404 for an unknown user).
+pub(crate) async fn create_by_cid(
+    Authed(app): Authed,
+    ctx: RequestCtx,
+    Path(cid): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
+    let mut body = json_object(&body)?;
+    let ev = event_body(&mut body)?;
+    record(
+        &app,
+        &ctx,
+        |d| {
+            d.user_id_by_custom_id(&cid)
+                .ok_or_else(|| Error::not_found(format!("no user with custom_id `{cid}`")))
+        },
+        ev,
+    )
+}
+
+fn list(app: &App, pager: &Pager, user: impl FnOnce(&AppData) -> Result<u64>) -> Result<Response> {
+    app.with(|d| {
+        let uid = user(d)?;
+        let events = d.user_events(uid);
+        pager.envelope(events.len(), |start, n| {
+            events.into_iter().skip(start).take(n).collect()
+        })
+    })
+    .map(ok)
+}
+
+/// `GET /users/{id}/events/` (paginated `{id, name, timestamp, data}`).
+pub(crate) async fn list_by_id(
+    Authed(app): Authed,
+    pager: Pager,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = parse_id(&id, "user")?;
+    list(&app, &pager, |d| {
+        d.user(id)
+            .map(|u| u.id)
+            .ok_or_else(|| Error::not_found(format!("no user with id {id}")))
+    })
+}
+
+/// `GET /users-by-id/{custom_id}/events/`.
+pub(crate) async fn list_by_cid(
+    Authed(app): Authed,
+    pager: Pager,
+    Path(cid): Path<String>,
+) -> Result<Response> {
+    list(&app, &pager, |d| {
+        d.user_id_by_custom_id(&cid)
+            .ok_or_else(|| Error::not_found(format!("no user with custom_id `{cid}`")))
+    })
+}
+
+/// `POST /site-views/`: `client_user` = user_key, `page_domain` = page URL, `page_path`, `title`,
+/// `timestamp`.
+pub(crate) async fn site_view(Authed(app): Authed, body: Bytes) -> Result<Response> {
+    let body = json_object(&body)?;
+    let key = req_str(&body, "client_user")?;
+    let page_domain = opt_str(&body, "page_domain")?.unwrap_or("");
+    let page_path = opt_str(&body, "page_path")?.unwrap_or("");
+    let title = opt_str(&body, "title")?;
+    let at = timestamp(&body)?;
+    if !page_domain.is_empty() {
+        app.check_trusted(page_domain, "from the page URL in page_domain")?;
+    }
+    let (id, at) = app.with(|d| {
+        let uid = d
+            .user_id_by_key(key)
+            .ok_or_else(|| Error::bad("client_user", format!("no user with user_key `{key}`")))?;
+        let at = at.unwrap_or_else(|| d.now());
+        Ok::<_, Error>((
+            d.record_site_view(uid, at, page_domain, page_path, title),
+            at,
+        ))
+    })?;
+    Ok(created(json!({
+        "client_user": key,
+        "id": id,
+        "page_domain": page_domain,
+        "page_path": page_path,
+        "timestamp": fmt_ts(at),
+        "title": title,
+    })))
+}
