@@ -3,6 +3,74 @@
 //! The operations are abstract (they name a user by `custom_id` and a company by `group_id`);
 //! [`crate::delivery`] resolves them to concrete requests, using its cache of
 //! `custom_id → (id, user_key)` and `group_id → company id`.
+//!
+//! Entry points: [`decide`] (a raw JSON message → [`Decision`]), [`map`] (an already parsed
+//! [`Message`]), [`preview`] (a decision → the HTTP requests it plans, for `plan`) and
+//! [`name_std`] (User.com's attribute-name normalisation).
+//!
+//! # The rules (normative source: design.md "The forwarder" and the destination doc)
+//!
+//! - **Identity**: `custom_id = userId`, else `anonymousId` (empty counts as absent); neither →
+//!   [`Decision::Reject`] "message has neither userId nor anonymousId".
+//! - **identify** → [`Op::UpsertUser`]; see [`user`] for every field.
+//! - **page** → [`Op::EnsureUser`], then [`Op::SiteView`]: URL from `properties.url`, else
+//!   `context.page.url`; path from `properties.path`, else `context.page.path`, else the path of
+//!   the URL; title from `properties.title`, else `context.page.title`, else the page `name`;
+//!   timestamp = `timestamp` (else `originalTimestamp`) as RFC 3339. A page without any URL is
+//!   still delivered (it still counts a page view); the URL is then `None`.
+//! - **track** → [`Op::Event`] with `name = event` (missing, non-string or blank → reject), the
+//!   timestamp in unix seconds (rounded down) and `data = properties` (keys as sent). A
+//!   `properties` that is not an object is rejected by the parser (naming the field) rather than
+//!   silently emptied: dropping the payload of an event would be invisible data loss.
+//! - **group** → `groupId` required (else reject), [`Op::UpsertCompany`] (see [`company`]), then
+//!   [`Op::EnsureUser`] and [`Op::AddMember`]: `add_member` needs the user's numeric id, so the
+//!   user is ensured first, exactly as before a site view.
+//! - **screen, alias, any other type** → [`Decision::Skip`], whatever else the message holds.
+//! - Anything the parser refuses ([`crate::segment::ParseError`]) → [`Decision::Reject`] with the
+//!   parser's message, which names the field.
+//!
+//! # Traits that are not mapped: custom attributes
+//!
+//! Every trait the mapping does not consume becomes a custom attribute at the top level of the
+//! body, its key normalised by [`name_std`]. Values pass through as JSON (nested objects and lists
+//! included: User.com stores them as their JSON text or converts them to the attribute's type).
+//! Three collisions are decided here, the same way for users and companies:
+//!
+//! 1. **Read-only field** (`id`, `user_key`, `page_views`, `last_seen`, `first_seen`,
+//!    `created_at`, `updated_at`, `companies`, `custom_id`; for companies `id`, `custom_id`,
+//!    `created_at`, `updated_at`, `employees`): the trait is kept under
+//!    `segment_<name>` (`created_at` → `segment_created_at`) instead of being dropped, because
+//!    such traits usually carry real data from the customer's system (a signup date, their own
+//!    id) that User.com must never take as its own.
+//! 2. **Standard field** the mapping fills (`email`, `city`, `user_agent`, ...): when the mapping
+//!    already set it, the mapped value wins and the trait is dropped (it is a second spelling,
+//!    such as `Email` next to `email` or a top-level `city` next to `address.city`); when the
+//!    mapping left it empty, the trait fills it, converted like the mapped source would be
+//!    (`Gender: "F"` → `gender: 3`).
+//! 3. **Two traits with the same normalised key** (`Plan` and `plan`): the first one in the
+//!    message wins. A trait whose key normalises to the empty string is dropped.
+//!
+//! # `null` trait values
+//!
+//! Segment's rule is that a trait sent as `null` overwrites the stored value. So `null` passes
+//! through for custom attributes and for standard fields that are plain text (`email`,
+//! `first_name`, `last_name`, `phone_number`, `country`, `region`, `city`, company `name`,
+//! `email`, `address`, `description`, ...): User.com clears the field, and an unknown attribute
+//! sent as `null` is simply not created. A `null` for a field that needs a conversion (`gender`,
+//! a company's `phone` → `phone_numbers`, `employees` → `size`, a user's `name` to split) is
+//! left out: there is nothing to convert, and
+//! User.com's typed fields do not take `null`.
+
+pub mod company;
+pub mod preview;
+pub mod user;
+
+#[cfg(test)]
+mod tests;
+
+pub use preview::preview;
+
+use crate::segment::{self, Kind, Message};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -39,7 +107,10 @@ pub struct Plan {
 pub enum Op {
     /// `POST /users/update_or_create/` with `custom_id` plus `fields` (standard fields, context
     /// fields and custom attributes, keys already normalised).
-    UpsertUser { custom_id: String, fields: Map<String, Value> },
+    UpsertUser {
+        custom_id: String,
+        fields: Map<String, Value>,
+    },
     /// Make sure the user exists (create it by `custom_id` when unknown); needed before a site
     /// view (which names the user by `user_key`) and before `add_member`.
     EnsureUser { custom_id: String },
@@ -63,7 +134,228 @@ pub enum Op {
     },
     /// Find the company by `custom_id = group_id` (`GET /companies-by-id/{group_id}/`), then
     /// `PUT /companies/{id}/` or `POST /companies/` with `fields` (+ `custom_id`).
-    UpsertCompany { group_id: String, fields: Map<String, Value> },
+    UpsertCompany {
+        group_id: String,
+        fields: Map<String, Value>,
+    },
     /// `POST /companies/{id}/add_member/` for the user.
     AddMember { group_id: String, custom_id: String },
+}
+
+/// Parses `raw` as a Segment message and maps it. A message the parser refuses becomes
+/// [`Decision::Reject`] whose reason names the field ("invalid Segment message: message field
+/// `userId` must be a string or a number, got a boolean").
+pub fn decide(raw: &Value) -> Decision {
+    match segment::parse(raw) {
+        Ok(msg) => map(&msg),
+        Err(err) => Decision::Reject {
+            reason: format!("invalid Segment message: {err}"),
+        },
+    }
+}
+
+/// Maps one parsed message to its [`Decision`] (see the module docs for the rules).
+pub fn map(msg: &Message<'_>) -> Decision {
+    let unsupported = match msg.kind {
+        Kind::Identify | Kind::Track | Kind::Page | Kind::Group => None,
+        Kind::Screen => Some("screen calls are not supported by the User.com destination".into()),
+        Kind::Alias => Some("alias calls are not supported by the User.com destination".into()),
+        Kind::Other(t) => Some(format!(
+            "message type {t:?} is not supported by the User.com destination"
+        )),
+    };
+    if let Some(reason) = unsupported {
+        return Decision::Skip { reason };
+    }
+    let Some(custom_id) = msg.custom_id() else {
+        return reject("message has neither userId nor anonymousId");
+    };
+    let ops = match msg.kind {
+        Kind::Identify => vec![Op::UpsertUser {
+            custom_id: custom_id.to_owned(),
+            fields: user::identify_fields(msg),
+        }],
+        Kind::Page => page_ops(msg, custom_id),
+        Kind::Track => match track_op(msg, custom_id) {
+            Ok(op) => vec![op],
+            Err(reason) => return reject(reason),
+        },
+        Kind::Group => {
+            let Some(group_id) = msg.group_id.as_deref() else {
+                return reject("group message has no groupId");
+            };
+            vec![
+                Op::UpsertCompany {
+                    group_id: group_id.to_owned(),
+                    fields: company::group_fields(msg),
+                },
+                Op::EnsureUser {
+                    custom_id: custom_id.to_owned(),
+                },
+                Op::AddMember {
+                    group_id: group_id.to_owned(),
+                    custom_id: custom_id.to_owned(),
+                },
+            ]
+        }
+        Kind::Screen | Kind::Alias | Kind::Other(_) => unreachable!("skipped above"),
+    };
+    Decision::Deliver(Plan {
+        call: msg.kind.as_str().to_owned(),
+        custom_id: custom_id.to_owned(),
+        message_id: msg.message_id.as_deref().map(str::to_owned),
+        ops,
+    })
+}
+
+fn reject(reason: &str) -> Decision {
+    Decision::Reject {
+        reason: reason.to_owned(),
+    }
+}
+
+fn track_op(msg: &Message<'_>, custom_id: &str) -> Result<Op, &'static str> {
+    let name = match msg.event {
+        None => return Err("track message has no event name (`event`)"),
+        Some(e) if e.trim().is_empty() => {
+            return Err("track message has an empty event name (`event`)")
+        }
+        Some(e) => e,
+    };
+    Ok(Op::Event {
+        custom_id: custom_id.to_owned(),
+        name: name.to_owned(),
+        timestamp: msg.event_time().map(|t| t.unix_seconds()),
+        data: msg.properties.clone(),
+    })
+}
+
+fn page_ops(msg: &Message<'_>, custom_id: &str) -> Vec<Op> {
+    let props = msg.properties;
+    let ctx = &msg.context;
+    let url = prop_str(props, "url").or_else(|| ctx.page_url());
+    let path = prop_str(props, "path")
+        .or_else(|| ctx.page_path())
+        .or_else(|| url.map(path_of_url));
+    let title = prop_str(props, "title")
+        .or_else(|| ctx.page_title())
+        .or(msg.name.filter(|n| !n.is_empty()));
+    vec![
+        Op::EnsureUser {
+            custom_id: custom_id.to_owned(),
+        },
+        Op::SiteView {
+            custom_id: custom_id.to_owned(),
+            url: url.map(str::to_owned),
+            path: path.map(str::to_owned),
+            title: title.map(str::to_owned),
+            timestamp: msg.event_time().map(|t| t.rfc3339().into_owned()),
+        },
+    ]
+}
+
+/// A non-empty string property; other JSON types read as absent (the fallbacks take over).
+fn prop_str<'a>(props: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    props
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The path part of a URL: `https://h/a/b?q#f` → `/a/b`; `https://h` and `https://h?q` → `/`;
+/// a relative `/a?q` → `/a`.
+fn path_of_url(url: &str) -> &str {
+    let after_scheme = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => return url.split(['?', '#']).next().unwrap_or(url),
+    };
+    match after_scheme.find(['/', '?', '#']) {
+        Some(i) if after_scheme.as_bytes()[i] == b'/' => {
+            let path = &after_scheme[i..];
+            path.split(['?', '#']).next().unwrap_or(path)
+        }
+        _ => "/",
+    }
+}
+
+/// User.com's attribute-name normalisation (`name_std`): lower-case, and each whitespace
+/// character becomes `_` (`"Order Count"` → `"order_count"`, `"createdAt"` → `"createdat"`).
+///
+/// Every other character is kept as it is: punctuation (`-`, `.`, `$`), digits and non-ASCII
+/// letters (lower-cased with Unicode rules: `"Ünïcode Key"` → `"ünïcode_key"`). User.com documents
+/// only the two rules above; inventing more (stripping punctuation, transliterating) would merge
+/// distinct traits (`a-b` and `a.b`) on our side without any evidence that User.com does so.
+/// No trimming either: `" plan"` → `"_plan"`, so the transformation stays predictable.
+pub fn name_std(key: &str) -> String {
+    // Fast path: most keys (snake_case traits, Engage audience keys) are already normalised.
+    if key
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !b.is_ascii_whitespace())
+    {
+        return key.to_owned();
+    }
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if c.is_whitespace() {
+            out.push('_');
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Text for a plain standard field: strings as sent, numbers and booleans stringified, `null`
+/// kept (it clears the field), objects and lists refused (`None`: not representable as text).
+fn text_or_null(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(_) | Value::Null => Some(v.clone()),
+        Value::Number(n) => Some(Value::String(n.to_string())),
+        Value::Bool(b) => Some(Value::String(b.to_string())),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Like [`text_or_null`], cut to at most `max` characters (User.com's documented field limits;
+/// an over-long value would make the whole request fail).
+fn text_limited(v: &Value, max: usize) -> Option<Value> {
+    match text_or_null(v)? {
+        Value::String(s) if s.chars().count() > max => {
+            Some(Value::String(s.chars().take(max).collect()))
+        }
+        other => Some(other),
+    }
+}
+
+/// Adds every trait not in `consumed` as a custom attribute (rules in the module docs).
+/// `standard` converts a trait whose normalised key is a standard field into that field's value
+/// (`None` = that key is not a standard field); `read_only` lists the fields never written.
+fn add_custom_attributes(
+    fields: &mut Map<String, Value>,
+    traits: &Map<String, Value>,
+    consumed: &[&str],
+    read_only: &[&str],
+    standard: impl Fn(&str, &Value) -> Option<Option<Value>>,
+) {
+    for (key, value) in traits {
+        if consumed.contains(&key.as_str()) {
+            continue;
+        }
+        let mut std_key = name_std(key);
+        if std_key.is_empty() {
+            continue;
+        }
+        if read_only.contains(&std_key.as_str()) {
+            std_key.insert_str(0, "segment_");
+        } else if let Some(converted) = standard(&std_key, value) {
+            // A standard field: only fills a gap, with the field's own conversion.
+            if let (Some(v), false) = (converted, fields.contains_key(&std_key)) {
+                fields.insert(std_key, v);
+            }
+            continue;
+        }
+        if !fields.contains_key(&std_key) {
+            fields.insert(std_key, value.clone());
+        }
+    }
 }

@@ -1,1 +1,800 @@
-//! segment (in progress)
+//! Segment messages: typed, lenient parsing of one message (`identify`, `track`, `page`, `group`,
+//! `screen`, `alias`, or any other `type`).
+//!
+//! This module only reads; it never decides what a message means for User.com (that is
+//! [`crate::mapping`]). It does not split batch envelopes either: the caller hands it one message
+//! object at a time.
+//!
+//! # Leniency rules
+//!
+//! Real clients disagree on details (see `../shared/captures/`): analytics-python sends `null` for
+//! absent fields, analytics-node omits them and adds `_metadata`, some senders use numeric ids.
+//! So [`parse`]:
+//!
+//! - treats `null` and a missing key the same way, for every field;
+//! - accepts ids (`userId`, `anonymousId`, `messageId`, `groupId`, `previousId`) as strings or
+//!   numbers (numbers are stringified with serde_json's formatting: `42` → `"42"`); an empty or
+//!   whitespace-only id counts as absent (it cannot name anything in User.com);
+//! - accepts timestamps in RFC 3339 with `Z` or an offset and any number of fractional digits
+//!   (0–9, more are truncated by chrono), plus three near misses seen in the wild: an offset
+//!   without a colon (`+0000`, `+00`), no offset at all (read as UTC), and a bare date (midnight
+//!   UTC). The original string is kept next to the parsed instant;
+//! - accepts `version` as a number (`2`) or a string (`"1.1"`);
+//! - tolerates unknown keys (they stay reachable through [`Message::raw`]) and keeps `context`
+//!   open-ended ([`Context`] reads the keys the mapping needs; everything else is still there);
+//! - matches `type` case-insensitively (`"Identify"` is an identify); an unknown `type` string
+//!   parses fine as [`Kind::Other`] (the mapping skips it).
+//!
+//! What is an error ([`ParseError`], always naming the field): a message that is not an object, a
+//! missing or non-string `type`, a known field with the wrong JSON type (an id that is an object,
+//! `traits` that is a list, `event` that is a number, ...), and a timestamp that cannot be read.
+//! We reject rather than guess on those because a silently dropped field would be data loss the
+//! sender never hears about, while a rejected message lands in the dead-letter file with the reason.
+//!
+//! # Allocation
+//!
+//! [`Message`] borrows from the JSON value it was parsed from: maps, strings and timestamps are
+//! references, and only numeric ids are turned into owned strings. Parsing therefore costs a
+//! handful of lookups and the timestamp parse, which keeps the mapping path cheap.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Map, Number, Value};
+
+/// An empty JSON object, lent out for absent `traits`, `properties`, `context`, `integrations`.
+static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
+/// The Segment call type of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    Identify,
+    Track,
+    Page,
+    Screen,
+    Group,
+    Alias,
+    /// Any other `type` string, as sent (the mapping skips these).
+    Other(&'a str),
+}
+
+impl<'a> Kind<'a> {
+    /// Reads a `type` string; known types match case-insensitively.
+    pub fn from_type(s: &'a str) -> Self {
+        const KNOWN: [(&str, Kind<'static>); 6] = [
+            ("identify", Kind::Identify),
+            ("track", Kind::Track),
+            ("page", Kind::Page),
+            ("screen", Kind::Screen),
+            ("group", Kind::Group),
+            ("alias", Kind::Alias),
+        ];
+        KNOWN
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map_or(Kind::Other(s), |&(_, k)| k)
+    }
+
+    /// The canonical lower-case name (`"identify"`, ...), or the original string for `Other`.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Kind::Identify => "identify",
+            Kind::Track => "track",
+            Kind::Page => "page",
+            Kind::Screen => "screen",
+            Kind::Group => "group",
+            Kind::Alias => "alias",
+            Kind::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Kind<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed timestamp: the string as sent, and the instant it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp<'a> {
+    /// The original string, untouched.
+    pub raw: &'a str,
+    /// The instant, in UTC.
+    pub utc: DateTime<Utc>,
+    /// The offset the sender wrote (`+00:00` for `Z`, for no offset and for a bare date).
+    pub offset: FixedOffset,
+    /// Whether `raw` already is strict RFC 3339 (upper-case `T` separator, `Z` or `±hh:mm`).
+    strict: bool,
+}
+
+impl<'a> Timestamp<'a> {
+    /// Parses one of the accepted forms (see the module docs); `None` when it is none of them.
+    pub fn parse(raw: &'a str) -> Option<Self> {
+        let (dt, strict) = parse_datetime(raw)?;
+        Some(Timestamp {
+            raw,
+            utc: dt.with_timezone(&Utc),
+            offset: *dt.offset(),
+            strict,
+        })
+    }
+
+    /// The timestamp as RFC 3339: the original string when it already is, otherwise re-written
+    /// with the sender's offset (`Z` for UTC) and only as many fractional digits as needed.
+    pub fn rfc3339(&self) -> Cow<'a, str> {
+        if self.strict {
+            Cow::Borrowed(self.raw)
+        } else {
+            Cow::Owned(
+                self.utc
+                    .with_timezone(&self.offset)
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            )
+        }
+    }
+
+    /// Unix seconds, rounded down (`…:44.757` → `…:44`, also before 1970).
+    pub fn unix_seconds(&self) -> i64 {
+        self.utc.timestamp()
+    }
+}
+
+fn parse_datetime(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        // chrono also accepts a space or a lower-case `t`/`z`; those get re-written.
+        let strict = s.as_bytes().get(10) == Some(&b'T') && !s.ends_with('z');
+        return Some((dt, strict));
+    }
+    // `%#z` accepts `+hhmm`, `+hh:mm` and `+hh`.
+    if let Ok(dt) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%#z") {
+        return Some((dt, false));
+    }
+    let utc = FixedOffset::east_opt(0)?;
+    if let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some((naive.and_utc().with_timezone(&utc), false));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some((
+            date.and_hms_opt(0, 0, 0)?.and_utc().with_timezone(&utc),
+            false,
+        ));
+    }
+    None
+}
+
+/// The Tracking API `version`: documented as a number, shown as a string in Segment's examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version<'a> {
+    Number(&'a Number),
+    Text(&'a str),
+}
+
+/// The message's `context`, kept open-ended: [`Context::map`] holds every key as sent, and the
+/// accessors read the ones the mapping uses. Accessors are forgiving: a key of the wrong JSON
+/// type reads as absent (context is informational; a bad `context.ip` must not sink a message).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Context<'a> {
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Context<'a> {
+    /// Every context key as sent (empty when the message has no context).
+    pub fn map(&self) -> &'a Map<String, Value> {
+        self.map
+    }
+
+    /// Any context key.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    /// A top-level string key; empty strings read as absent.
+    pub fn str(&self, key: &str) -> Option<&'a str> {
+        non_empty_str(self.map.get(key))
+    }
+
+    /// A string inside a nested object (`context.page.url` is `nested_str("page", "url")`).
+    pub fn nested_str(&self, object: &str, key: &str) -> Option<&'a str> {
+        non_empty_str(self.map.get(object)?.as_object()?.get(key))
+    }
+
+    /// `context.userAgent`.
+    pub fn user_agent(&self) -> Option<&'a str> {
+        self.str("userAgent")
+    }
+
+    /// `context.ip`.
+    pub fn ip(&self) -> Option<&'a str> {
+        self.str("ip")
+    }
+
+    /// `context.locale`.
+    pub fn locale(&self) -> Option<&'a str> {
+        self.str("locale")
+    }
+
+    /// `context.timezone`.
+    pub fn timezone(&self) -> Option<&'a str> {
+        self.str("timezone")
+    }
+
+    /// `context.os.name`.
+    pub fn os_name(&self) -> Option<&'a str> {
+        self.nested_str("os", "name")
+    }
+
+    /// `context.device.name`, else `context.device.model`.
+    pub fn device_name(&self) -> Option<&'a str> {
+        self.nested_str("device", "name")
+            .or_else(|| self.nested_str("device", "model"))
+    }
+
+    /// `context.device.type`.
+    pub fn device_type(&self) -> Option<&'a str> {
+        self.nested_str("device", "type")
+    }
+
+    /// `context.page.url`.
+    pub fn page_url(&self) -> Option<&'a str> {
+        self.nested_str("page", "url")
+    }
+
+    /// `context.page.path`.
+    pub fn page_path(&self) -> Option<&'a str> {
+        self.nested_str("page", "path")
+    }
+
+    /// `context.page.title`.
+    pub fn page_title(&self) -> Option<&'a str> {
+        self.nested_str("page", "title")
+    }
+
+    /// `context.screen.{width,height}` as non-negative whole numbers (`1920.0` counts as 1920).
+    pub fn screen_size(&self) -> Option<(u64, u64)> {
+        let screen = self.map.get("screen")?.as_object()?;
+        Some((
+            whole_number(screen.get("width")?)?,
+            whole_number(screen.get("height")?)?,
+        ))
+    }
+}
+
+fn whole_number(v: &Value) -> Option<u64> {
+    let n = v.as_number()?;
+    if let Some(u) = n.as_u64() {
+        return Some(u);
+    }
+    let f = n.as_f64()?;
+    // `as` saturates; the range check keeps the conversion exact.
+    (f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64).then_some(f as u64)
+}
+
+fn non_empty_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// One Segment message, borrowed from the JSON it was parsed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message<'a> {
+    /// The call type (`type`).
+    pub kind: Kind<'a>,
+    /// `userId`; numbers stringified, empty → `None`.
+    pub user_id: Option<Cow<'a, str>>,
+    /// `anonymousId`; numbers stringified, empty → `None`.
+    pub anonymous_id: Option<Cow<'a, str>>,
+    /// `messageId`.
+    pub message_id: Option<Cow<'a, str>>,
+    /// `groupId` (group calls).
+    pub group_id: Option<Cow<'a, str>>,
+    /// `previousId` (alias calls).
+    pub previous_id: Option<Cow<'a, str>>,
+    /// `event` (track calls), as sent (may be empty; the mapping decides).
+    pub event: Option<&'a str>,
+    /// `name` (page and screen calls).
+    pub name: Option<&'a str>,
+    /// `category` (page and screen calls).
+    pub category: Option<&'a str>,
+    /// `timestamp`.
+    pub timestamp: Option<Timestamp<'a>>,
+    /// `originalTimestamp`.
+    pub original_timestamp: Option<Timestamp<'a>>,
+    /// `sentAt` (per message; batch-level `sentAt` belongs to the envelope).
+    pub sent_at: Option<Timestamp<'a>>,
+    /// `receivedAt`.
+    pub received_at: Option<Timestamp<'a>>,
+    /// `version`.
+    pub version: Option<Version<'a>>,
+    /// `traits` (identify, group); empty when absent.
+    pub traits: &'a Map<String, Value>,
+    /// `properties` (track, page, screen); empty when absent.
+    pub properties: &'a Map<String, Value>,
+    /// `context`, open-ended.
+    pub context: Context<'a>,
+    /// `integrations`; empty when absent.
+    pub integrations: &'a Map<String, Value>,
+    /// The whole message object, for keys this type does not name (`_metadata`, `channel`, ...).
+    pub raw: &'a Map<String, Value>,
+}
+
+impl<'a> Message<'a> {
+    /// The User.com `custom_id` this message is about: `userId`, else `anonymousId`.
+    pub fn custom_id(&self) -> Option<&str> {
+        self.user_id.as_deref().or(self.anonymous_id.as_deref())
+    }
+
+    /// When the event happened: `timestamp`, else `originalTimestamp`.
+    pub fn event_time(&self) -> Option<&Timestamp<'a>> {
+        self.timestamp.as_ref().or(self.original_timestamp.as_ref())
+    }
+}
+
+/// Why a value is not a Segment message we can read. Every variant names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("a Segment message must be a JSON object, got {found}")]
+    NotAnObject { found: &'static str },
+    #[error("message has no `type` field")]
+    MissingType,
+    #[error("message field `{field}` must be {expected}, got {found}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("message field `{field}` is not an ISO-8601 timestamp: {value:?}")]
+    BadTimestamp { field: &'static str, value: String },
+}
+
+impl ParseError {
+    /// The message field at fault (`None` when the message is not an object at all).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ParseError::NotAnObject { .. } => None,
+            ParseError::MissingType => Some("type"),
+            ParseError::WrongType { field, .. } | ParseError::BadTimestamp { field, .. } => {
+                Some(field)
+            }
+        }
+    }
+}
+
+/// The JSON type name of a value, for error messages.
+pub(crate) fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Present and not `null`.
+fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+fn id<'a>(
+    obj: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<Cow<'a, str>>, ParseError> {
+    match field(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Cow::Borrowed(s))),
+        Some(Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
+        Some(other) => Err(ParseError::WrongType {
+            field: key,
+            expected: "a string or a number",
+            found: json_type(other),
+        }),
+    }
+}
+
+fn text<'a>(obj: &'a Map<String, Value>, key: &'static str) -> Result<Option<&'a str>, ParseError> {
+    match field(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ParseError::WrongType {
+            field: key,
+            expected: "a string",
+            found: json_type(other),
+        }),
+    }
+}
+
+fn object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<&'a Map<String, Value>, ParseError> {
+    match field(obj, key) {
+        None => Ok(&EMPTY),
+        Some(Value::Object(m)) => Ok(m),
+        Some(other) => Err(ParseError::WrongType {
+            field: key,
+            expected: "an object",
+            found: json_type(other),
+        }),
+    }
+}
+
+fn timestamp<'a>(
+    obj: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<Timestamp<'a>>, ParseError> {
+    match field(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
+            // Keep the error line readable when someone sends a novel.
+            let value: String = s.chars().take(64).collect();
+            ParseError::BadTimestamp { field: key, value }
+        }),
+        Some(other) => Err(ParseError::WrongType {
+            field: key,
+            expected: "an ISO-8601 string",
+            found: json_type(other),
+        }),
+    }
+}
+
+fn version(obj: &Map<String, Value>) -> Result<Option<Version<'_>>, ParseError> {
+    match field(obj, "version") {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(Some(Version::Number(n))),
+        Some(Value::String(s)) => Ok(Some(Version::Text(s))),
+        Some(other) => Err(ParseError::WrongType {
+            field: "version",
+            expected: "a number or a string",
+            found: json_type(other),
+        }),
+    }
+}
+
+/// Parses one Segment message (not a batch envelope). See the module docs for what is tolerated.
+pub fn parse(raw: &Value) -> Result<Message<'_>, ParseError> {
+    let obj = raw.as_object().ok_or(ParseError::NotAnObject {
+        found: json_type(raw),
+    })?;
+    let kind = match obj.get("type") {
+        None | Some(Value::Null) => return Err(ParseError::MissingType),
+        Some(Value::String(s)) => Kind::from_type(s),
+        Some(other) => {
+            return Err(ParseError::WrongType {
+                field: "type",
+                expected: "a string",
+                found: json_type(other),
+            })
+        }
+    };
+    Ok(Message {
+        kind,
+        user_id: id(obj, "userId")?,
+        anonymous_id: id(obj, "anonymousId")?,
+        message_id: id(obj, "messageId")?,
+        group_id: id(obj, "groupId")?,
+        previous_id: id(obj, "previousId")?,
+        event: text(obj, "event")?,
+        name: text(obj, "name")?,
+        category: text(obj, "category")?,
+        timestamp: timestamp(obj, "timestamp")?,
+        original_timestamp: timestamp(obj, "originalTimestamp")?,
+        sent_at: timestamp(obj, "sentAt")?,
+        received_at: timestamp(obj, "receivedAt")?,
+        version: version(obj)?,
+        traits: object(obj, "traits")?,
+        properties: object(obj, "properties")?,
+        context: Context {
+            map: object(obj, "context")?,
+        },
+        integrations: object(obj, "integrations")?,
+        raw: obj,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(v: &Value) -> Message<'_> {
+        parse(v).unwrap_or_else(|e| panic!("parse failed: {e}"))
+    }
+
+    #[test]
+    fn parses_node_identify_capture_shape() {
+        let v = json!({
+            "timestamp": "2026-11-29T06:52:25.551Z",
+            "integrations": {},
+            "type": "identify",
+            "userId": "user-42",
+            "traits": {"email": "ada@example.com"},
+            "context": {"ip": "203.0.113.7", "library": {"name": "@segment/analytics-node"}},
+            "anonymousId": "anon-abc-1",
+            "messageId": "node-next-1-abc",
+            "_metadata": {"nodeVersion": "v20.20.2", "jsRuntime": "node"}
+        });
+        let m = ok(&v);
+        assert_eq!(m.kind, Kind::Identify);
+        assert_eq!(m.user_id.as_deref(), Some("user-42"));
+        assert_eq!(m.anonymous_id.as_deref(), Some("anon-abc-1"));
+        assert_eq!(m.custom_id(), Some("user-42"));
+        assert_eq!(m.message_id.as_deref(), Some("node-next-1-abc"));
+        assert_eq!(m.traits.get("email"), Some(&json!("ada@example.com")));
+        assert_eq!(m.context.ip(), Some("203.0.113.7"));
+        // Unknown keys stay reachable.
+        assert_eq!(m.raw["_metadata"]["jsRuntime"], "node");
+        let ts = m.timestamp.unwrap();
+        assert_eq!(ts.raw, "2026-11-29T06:52:25.551Z");
+        assert_eq!(ts.utc.timestamp_millis(), 1_795_935_145_551);
+    }
+
+    #[test]
+    fn python_nulls_read_as_absent() {
+        let v = json!({
+            "type": "page", "userId": "u", "anonymousId": null, "category": null,
+            "name": null, "properties": null, "traits": null, "context": null,
+            "integrations": null, "timestamp": null, "version": null, "event": null
+        });
+        let m = ok(&v);
+        assert_eq!(m.anonymous_id, None);
+        assert_eq!(m.category, None);
+        assert_eq!(m.name, None);
+        assert!(m.properties.is_empty());
+        assert!(m.traits.is_empty());
+        assert!(m.context.map().is_empty());
+        assert_eq!(m.timestamp, None);
+        assert_eq!(m.version, None);
+    }
+
+    #[test]
+    fn numeric_ids_are_stringified() {
+        let v = json!({"type": "track", "userId": 42, "anonymousId": 1.5, "messageId": 7,
+                        "groupId": 18446744073709551615u64, "previousId": -3});
+        let m = ok(&v);
+        assert_eq!(m.user_id.as_deref(), Some("42"));
+        assert_eq!(m.anonymous_id.as_deref(), Some("1.5"));
+        assert_eq!(m.message_id.as_deref(), Some("7"));
+        assert_eq!(m.group_id.as_deref(), Some("18446744073709551615"));
+        assert_eq!(m.previous_id.as_deref(), Some("-3"));
+    }
+
+    #[test]
+    fn huge_float_id_is_stringified_not_rejected() {
+        let v: Value = serde_json::from_str(r#"{"type":"identify","userId":1e300}"#).unwrap();
+        let m = ok(&v);
+        assert!(m.user_id.as_deref().unwrap().contains("300"));
+    }
+
+    #[test]
+    fn empty_and_blank_ids_are_absent() {
+        let v = json!({"type": "identify", "userId": "", "anonymousId": "  "});
+        let m = ok(&v);
+        assert_eq!(m.user_id, None);
+        assert_eq!(m.anonymous_id, None);
+        assert_eq!(m.custom_id(), None);
+        let v = json!({"type": "identify", "userId": "", "anonymousId": "anon"});
+        assert_eq!(ok(&v).custom_id(), Some("anon"));
+    }
+
+    #[test]
+    fn id_of_wrong_type_is_an_error_naming_the_field() {
+        for bad in [json!(true), json!({"a": 1}), json!([1])] {
+            let v = json!({"type": "identify", "userId": bad});
+            let err = parse(&v).unwrap_err();
+            assert_eq!(err.field(), Some("userId"));
+            assert!(err.to_string().contains("`userId`"), "{err}");
+        }
+        let err = parse(&json!({"type": "group", "userId": "u", "groupId": false})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "message field `groupId` must be a string or a number, got a boolean"
+        );
+    }
+
+    #[test]
+    fn type_missing_or_not_a_string_is_an_error() {
+        assert_eq!(parse(&json!({"userId": "u"})), Err(ParseError::MissingType));
+        assert_eq!(parse(&json!({"type": null})), Err(ParseError::MissingType));
+        let err = parse(&json!({"type": 3})).unwrap_err();
+        assert_eq!(err.field(), Some("type"));
+        assert_eq!(
+            err.to_string(),
+            "message field `type` must be a string, got a number"
+        );
+    }
+
+    #[test]
+    fn not_an_object_is_an_error() {
+        let err = parse(&json!([{"type": "identify"}])).unwrap_err();
+        assert_eq!(err, ParseError::NotAnObject { found: "an array" });
+        assert_eq!(err.field(), None);
+        assert!(parse(&json!("identify")).is_err());
+    }
+
+    #[test]
+    fn type_is_case_insensitive_and_unknown_types_parse() {
+        assert_eq!(ok(&json!({"type": "Identify"})).kind, Kind::Identify);
+        assert_eq!(ok(&json!({"type": "TRACK"})).kind, Kind::Track);
+        assert_eq!(ok(&json!({"type": "screen"})).kind, Kind::Screen);
+        assert_eq!(ok(&json!({"type": "alias"})).kind, Kind::Alias);
+        assert_eq!(ok(&json!({"type": "group"})).kind, Kind::Group);
+        assert_eq!(ok(&json!({"type": "page"})).kind, Kind::Page);
+        let v = json!({"type": "delete"});
+        let m = ok(&v);
+        assert_eq!(m.kind, Kind::Other("delete"));
+        assert_eq!(m.kind.to_string(), "delete");
+        assert_eq!(ok(&json!({"type": ""})).kind, Kind::Other(""));
+    }
+
+    #[test]
+    fn version_as_number_or_string() {
+        let v = json!({"type": "identify", "version": 2});
+        assert!(matches!(ok(&v).version, Some(Version::Number(n)) if n.as_u64() == Some(2)));
+        let v = json!({"type": "identify", "version": "1.1"});
+        assert_eq!(ok(&v).version, Some(Version::Text("1.1")));
+        let err = parse(&json!({"type": "identify", "version": [2]})).unwrap_err();
+        assert_eq!(err.field(), Some("version"));
+    }
+
+    #[test]
+    fn timestamps_with_0_to_9_fraction_digits_and_offsets() {
+        let base = DateTime::parse_from_rfc3339("2026-11-29T06:51:37Z").unwrap();
+        for digits in 0..=9usize {
+            let frac = if digits == 0 {
+                String::new()
+            } else {
+                format!(".{}", "1".repeat(digits))
+            };
+            for (suffix, offset_secs) in [
+                ("Z", 0),
+                ("+00:00", 0),
+                ("+05:30", 19_800),
+                ("-08:00", -28_800),
+            ] {
+                let s = format!("2026-11-29T06:51:37{frac}{suffix}");
+                let ts = Timestamp::parse(&s).unwrap_or_else(|| panic!("{s} should parse"));
+                assert_eq!(ts.raw, s);
+                assert_eq!(ts.offset.local_minus_utc(), offset_secs, "{s}");
+                assert_eq!(
+                    ts.utc.timestamp(),
+                    base.timestamp() - i64::from(offset_secs),
+                    "{s}"
+                );
+                let expected_nanos = if digits == 0 {
+                    0
+                } else {
+                    let ones: u32 = "1".repeat(digits).parse().unwrap();
+                    ones * 10u32.pow(9 - digits as u32)
+                };
+                assert_eq!(ts.utc.timestamp_subsec_nanos(), expected_nanos, "{s}");
+                // Already strict RFC 3339: kept verbatim.
+                assert_eq!(ts.rfc3339(), s);
+            }
+        }
+    }
+
+    #[test]
+    fn near_miss_timestamps_are_normalised() {
+        let cases = [
+            ("2026-11-29T06:51:37+0000", "2026-11-29T06:51:37Z"),
+            (
+                "2026-11-29T06:51:37.5+0530",
+                "2026-11-29T06:51:37.500+05:30",
+            ),
+            ("2026-11-29T06:51:37.5+05", "2026-11-29T06:51:37.500+05:00"),
+            ("2026-11-29T06:51:37", "2026-11-29T06:51:37Z"),
+            ("2026-11-29T06:51:37.123456", "2026-11-29T06:51:37.123456Z"),
+            ("2026-11-29 06:51:37Z", "2026-11-29T06:51:37Z"),
+            ("2026-11-29t06:51:37z", "2026-11-29T06:51:37Z"),
+            ("2026-11-29", "2026-11-29T00:00:00Z"),
+        ];
+        for (input, expected) in cases {
+            let ts = Timestamp::parse(input).unwrap_or_else(|| panic!("{input} should parse"));
+            assert_eq!(ts.rfc3339(), expected, "{input}");
+            assert_eq!(ts.raw, input);
+        }
+    }
+
+    #[test]
+    fn unix_seconds_floor() {
+        let ts = Timestamp::parse("2022-09-13T20:12:44.757+05:30").unwrap();
+        assert_eq!(ts.unix_seconds(), 1_663_080_164);
+        let ts = Timestamp::parse("1969-12-31T23:59:59.5Z").unwrap();
+        assert_eq!(ts.unix_seconds(), -1);
+    }
+
+    #[test]
+    fn bad_timestamps_are_errors_naming_the_field() {
+        for (field, bad) in [
+            ("timestamp", json!("yesterday")),
+            ("sentAt", json!("2026-13-01T00:00:00Z")),
+            ("originalTimestamp", json!("2026-11-29T06:51:37.Z")),
+            ("receivedAt", json!(1_700_000_000)),
+        ] {
+            let mut v = json!({"type": "track", "event": "x"});
+            v[field] = bad;
+            let err = parse(&v).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{err}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let long = "x".repeat(500);
+        let err = parse(&json!({"type": "track", "timestamp": long})).unwrap_err();
+        assert!(err.to_string().len() < 200);
+    }
+
+    #[test]
+    fn event_time_falls_back_to_original_timestamp() {
+        let v = json!({"type": "track", "originalTimestamp": "2026-01-01T00:00:00Z"});
+        assert_eq!(ok(&v).event_time().unwrap().raw, "2026-01-01T00:00:00Z");
+        let v = json!({"type": "track"});
+        assert!(ok(&v).event_time().is_none());
+    }
+
+    #[test]
+    fn wrong_shapes_of_known_fields_are_errors() {
+        for (field, bad, expected) in [
+            ("traits", json!([1, 2]), "an object"),
+            ("properties", json!("x"), "an object"),
+            ("context", json!(5), "an object"),
+            ("integrations", json!(true), "an object"),
+            ("event", json!(12), "a string"),
+            ("name", json!({}), "a string"),
+            ("category", json!([]), "a string"),
+        ] {
+            let mut v = json!({"type": "track"});
+            v[field] = bad;
+            let err = parse(&v).unwrap_err();
+            assert_eq!(err.field(), Some(field));
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn context_accessors_read_known_keys_and_forgive_wrong_types() {
+        let v = json!({"type": "identify", "context": {
+            "userAgent": "UA", "ip": "1.2.3.4", "locale": "pl-PL", "timezone": "Europe/Warsaw",
+            "os": {"name": "iOS"}, "device": {"model": "iPhone16,2", "type": "ios"},
+            "page": {"url": "https://x/y", "path": "/y", "title": "T"},
+            "screen": {"width": 1920, "height": 1080.0},
+            "personas": {"space_id": "spa_1"}
+        }});
+        let m = ok(&v);
+        let c = m.context;
+        assert_eq!(c.user_agent(), Some("UA"));
+        assert_eq!(c.ip(), Some("1.2.3.4"));
+        assert_eq!(c.locale(), Some("pl-PL"));
+        assert_eq!(c.timezone(), Some("Europe/Warsaw"));
+        assert_eq!(c.os_name(), Some("iOS"));
+        assert_eq!(c.device_name(), Some("iPhone16,2"));
+        assert_eq!(c.device_type(), Some("ios"));
+        assert_eq!(c.page_url(), Some("https://x/y"));
+        assert_eq!(c.page_path(), Some("/y"));
+        assert_eq!(c.page_title(), Some("T"));
+        assert_eq!(c.screen_size(), Some((1920, 1080)));
+        assert_eq!(c.nested_str("personas", "space_id"), Some("spa_1"));
+
+        let v = json!({"type": "identify", "context": {
+            "userAgent": 5, "ip": "", "os": "Linux", "device": {"name": "Pixel", "model": "x"},
+            "screen": {"width": -1, "height": 2}
+        }});
+        let m = ok(&v);
+        assert_eq!(m.context.user_agent(), None);
+        assert_eq!(m.context.ip(), None);
+        assert_eq!(m.context.os_name(), None);
+        assert_eq!(m.context.device_name(), Some("Pixel"));
+        assert_eq!(m.context.screen_size(), None);
+    }
+
+    #[test]
+    fn unicode_survives() {
+        let v =
+            json!({"type": "identify", "userId": "użytkownik-ß-日本", "traits": {"imię": "Zoë"}});
+        let m = ok(&v);
+        assert_eq!(m.user_id.as_deref(), Some("użytkownik-ß-日本"));
+        assert_eq!(m.traits["imię"], "Zoë");
+    }
+}

@@ -1,0 +1,211 @@
+//! group → the company fields for `POST /companies/` or `PUT /companies/{id}/` (the op carries
+//! `group_id`; delivery adds it as the company's `custom_id`).
+//!
+//! | User.com field | from |
+//! |---|---|
+//! | `name`, `email`, `description` | the traits of the same name |
+//! | `phone_numbers` | `traits.phone` as a one-element list (`"+48…"` → `["+48…"]`); a list of phones passes as a list of strings. User.com's company API takes `phone_numbers` as a **list of strings** (usercom-api.md §6); RudderStack sends a bare string there, which we do not copy. |
+//! | `address` | an object → `"street, city, state, postalCode, country"`, missing or empty parts skipped; a string → as sent |
+//! | `city`, `region`, `country`, `postal_code` | `address.city`, `address.state` (else `.region`), `address.country`, `address.postalCode` (else `.postal_code`), when `address` is an object |
+//! | `size` | `traits.employees` as a non-negative integer: numbers (`120`, `120.0`) and numeric strings (`"120"`) convert; anything else (`"lots"`, `-5`, `12.5`) is left out, since `size` is an integer field and a wrong type would fail the whole request |
+//!
+//! Other traits (`industry`, `website`, `plan`, ...) become company custom attributes by the rules
+//! in the [module docs](super); company read-only fields are `id`, `custom_id`, `created_at`,
+//! `updated_at` and `employees` (the member list, which only `add_member` changes).
+
+use serde_json::{Map, Value};
+
+use super::{add_custom_attributes, text_or_null};
+use crate::segment::Message;
+
+/// Company fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
+pub const READ_ONLY: [&str; 5] = ["id", "custom_id", "created_at", "updated_at", "employees"];
+
+const CONSUMED: [&str; 6] = [
+    "name",
+    "email",
+    "phone",
+    "address",
+    "description",
+    "employees",
+];
+
+/// The company fields for a group message.
+pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
+    let traits = msg.traits;
+    let mut fields = Map::with_capacity(traits.len() + 6);
+
+    for key in ["name", "email"] {
+        if let Some(v) = traits.get(key).and_then(text_or_null) {
+            fields.insert(key.to_owned(), v);
+        }
+    }
+    if let Some(v) = traits.get("phone").and_then(phone_list) {
+        fields.insert("phone_numbers".into(), v);
+    }
+    match traits.get("address") {
+        Some(Value::Object(address)) => add_address(&mut fields, address),
+        Some(other) => {
+            if let Some(v) = text_or_null(other) {
+                fields.insert("address".into(), v);
+            }
+        }
+        None => {}
+    }
+    if let Some(v) = traits.get("description").and_then(text_or_null) {
+        fields.insert("description".into(), v);
+    }
+    if let Some(v) = traits.get("employees").and_then(size) {
+        fields.insert("size".into(), v);
+    }
+
+    add_custom_attributes(&mut fields, traits, &CONSUMED, &READ_ONLY, standard_field);
+    fields
+}
+
+fn add_address(fields: &mut Map<String, Value>, address: &Map<String, Value>) {
+    let region_key = pick(address, &["state", "region"]);
+    let postal_key = pick(address, &["postalCode", "postal_code"]);
+
+    let mut line = String::new();
+    for key in ["street", "city", region_key, postal_key, "country"] {
+        let part = match address.get(key) {
+            Some(Value::String(s)) => s.trim().to_owned(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        if part.is_empty() {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&part);
+    }
+    if !line.is_empty() {
+        fields.insert("address".into(), Value::String(line));
+    }
+    for (from, to) in [
+        ("city", "city"),
+        (region_key, "region"),
+        ("country", "country"),
+        (postal_key, "postal_code"),
+    ] {
+        if let Some(v) = address.get(from).and_then(text_or_null) {
+            fields.insert(to.to_owned(), v);
+        }
+    }
+}
+
+/// The first of `keys` present with a non-null value in `obj`, else the first key.
+fn pick<'k>(obj: &Map<String, Value>, keys: &[&'k str]) -> &'k str {
+    keys.iter()
+        .copied()
+        .find(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
+        .unwrap_or(keys[0])
+}
+
+/// `phone` → `phone_numbers`: a list of non-empty strings; `None` when there is none.
+fn phone_list(v: &Value) -> Option<Value> {
+    let one = |v: &Value| match v {
+        Value::String(s) if !s.trim().is_empty() => Some(Value::String(s.clone())),
+        Value::Number(n) => Some(Value::String(n.to_string())),
+        _ => None,
+    };
+    match v {
+        Value::Array(items) => {
+            let list: Vec<Value> = items.iter().filter_map(one).collect();
+            (!list.is_empty()).then_some(Value::Array(list))
+        }
+        other => one(other).map(|p| Value::Array(vec![p])),
+    }
+}
+
+/// `employees` → `size`: a non-negative integer, from a number or a numeric string.
+pub fn size(v: &Value) -> Option<Value> {
+    // Largest f64 below 2^63 that still converts exactly.
+    const MAX: f64 = 9.223_372_036_854_775e18;
+    let from_f64 =
+        |f: f64| (f >= 0.0 && f.fract() == 0.0 && f <= MAX).then(|| Value::from(f as i64));
+    match v {
+        Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+            (Some(u), _) if u <= i64::MAX as u64 => Some(Value::from(u)),
+            (Some(_), _) => None,
+            (None, Some(f)) => from_f64(f),
+            (None, None) => None,
+        },
+        Value::String(s) => {
+            let s = s.trim();
+            match s.parse::<u64>() {
+                Ok(u) if u <= i64::MAX as u64 => Some(Value::from(u)),
+                Ok(_) => None,
+                Err(_) => s
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(from_f64),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A custom trait whose normalised key is a standard company field (see [`super`]).
+fn standard_field(key: &str, v: &Value) -> Option<Option<Value>> {
+    Some(match key {
+        "name" | "email" | "address" | "city" | "region" | "country" | "postal_code"
+        | "description" => text_or_null(v),
+        "phone_numbers" => phone_list(v),
+        "size" => size(v),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn size_conversions() {
+        for (input, expected) in [
+            (json!(120), Some(json!(120))),
+            (json!(0), Some(json!(0))),
+            (json!(120.0), Some(json!(120))),
+            (json!("120"), Some(json!(120))),
+            (json!(" 45 "), Some(json!(45))),
+            (json!("1e3"), Some(json!(1000))),
+            (
+                json!(9_223_372_036_854_775_807i64),
+                Some(json!(9_223_372_036_854_775_807i64)),
+            ),
+            (json!(18_446_744_073_709_551_615u64), None),
+            (json!(1e300), None),
+            (json!(-5), None),
+            (json!(12.5), None),
+            (json!("lots"), None),
+            (json!("NaN"), None),
+            (json!("inf"), None),
+            (json!(""), None),
+            (json!(true), None),
+            (json!(null), None),
+            (json!([1]), None),
+        ] {
+            assert_eq!(size(&input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn phone_list_shapes() {
+        assert_eq!(phone_list(&json!("+48 500")), Some(json!(["+48 500"])));
+        assert_eq!(phone_list(&json!(48500)), Some(json!(["48500"])));
+        assert_eq!(
+            phone_list(&json!(["1", 2, null, "", {}])),
+            Some(json!(["1", "2"]))
+        );
+        assert_eq!(phone_list(&json!("")), None);
+        assert_eq!(phone_list(&json!(null)), None);
+        assert_eq!(phone_list(&json!([])), None);
+        assert_eq!(phone_list(&json!({"a": "1"})), None);
+    }
+}
