@@ -1,1 +1,29 @@
-//! conformance
+//! The conformance harness for the Segment → User.com destination.
+//!
+//! It runs a forwarder (ours in process, or anyone's over HTTP) against the User.com simulator
+//! and checks, case by case, that the behaviour documented in the destination doc
+//! (`shared/spec/user-com-destination.md`, vendored in `conformance/spec/`) holds.
+//!
+//! What it is: a [`catalogue`] of cases quoting the doc, a [`runner`] for both modes, a
+//! [`report`] in three formats, a pure reference [`model`] used as the oracle by the property
+//! tests, and [`snapshot`] rendering for `fixtures/segment/*.json`.
+//!
+//! What it is not: it never imports the simulator's or the forwarder's behaviour code (coercion,
+//! mapping, counters). The simulator is a black box reached over HTTP (REST for reads, the admin
+//! plane only for set-up), the forwarder a black box fed with Segment messages. If two of them
+//! shared code, a bug in it would pass every test.
+
+pub mod catalogue;
+pub mod error;
+pub mod expect;
+pub mod model;
+pub mod report;
+pub mod runner;
+pub mod sim;
+pub mod snapshot;
+pub mod spec;
+pub mod target;
+
+pub use error::{Error, Result};
+pub use report::Report;
+pub use runner::{run_external, run_in_process, ExternalOptions, RunOptions};

@@ -1,1 +1,177 @@
-fn main() {}
+//! `usercom-conformance`: the CI gate and snapshot tool. Thin: parses the CLI, starts tracing,
+//! calls the library, maps the outcome to an exit code (0 pass, 1 a case failed or a snapshot
+//! differs, 2 the harness could not run).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use usercom_conformance::{runner, snapshot, ExternalOptions, RunOptions};
+
+/// Checks a Segment -> User.com forwarder against the User.com destination doc, case by case,
+/// using the local User.com simulator as the destination.
+#[derive(Parser, Debug)]
+#[command(name = "usercom-conformance", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the catalogue and print a table of case, doc sentence, pass/fail; exit 1 on any failure.
+    ///
+    /// Without --forwarder-url the harness runs our forwarder in process against a simulator of
+    /// its own (each case in a fresh app). With --forwarder-url it gates another forwarder: the
+    /// harness starts the simulator at --mock-listen with --api-key, sends Segment batches to
+    /// URL/v1/batch, and checks the simulator; configure that forwarder to send to
+    /// http://<mock-listen> with the same key before running.
+    Run(RunArgs),
+    /// Regenerate fixtures/snapshots/ from fixtures/segment/*.json (User.com requests sent and the
+    /// final simulator state, redacted and sorted); with --check, verify instead and exit 1 on
+    /// any difference.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Only run cases whose id contains this text (e.g. `group_`).
+    #[arg(long, value_name = "SUBSTR")]
+    filter: Option<String>,
+    /// Also write a JUnit XML report here (for CI test reporting).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a Markdown report here.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Base URL of an external Segment-compatible forwarder to gate (batches go to URL/v1/batch;
+    /// GET URL/stats, when served, tells when delivery is done).
+    #[arg(long, value_name = "URL", requires_all = ["mock_listen", "api_key"])]
+    forwarder_url: Option<String>,
+    /// External mode: address the simulator listens on (the external forwarder's User.com URL
+    /// must be http://ADDR).
+    #[arg(long, value_name = "ADDR", requires = "forwarder_url")]
+    mock_listen: Option<SocketAddr>,
+    /// External mode: the User.com API key the external forwarder sends; the simulator accepts it.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "USERCOM_API_KEY",
+        hide_env_values = true,
+        requires = "forwarder_url"
+    )]
+    api_key: Option<String>,
+    /// External mode: Segment write key to send to the forwarder (Basic auth and `writeKey`).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SEGMENT_WRITE_KEY",
+        hide_env_values = true
+    )]
+    write_key: Option<String>,
+    /// Seconds to wait for a step's delivery (external mode, or when /stats is not served).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    timeout: u64,
+    /// Cases run at the same time in process (each has its own app).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    concurrency: usize,
+}
+
+#[derive(Args, Debug)]
+struct SnapshotArgs {
+    /// Verify instead of writing: exit 1 when a snapshot is missing or differs.
+    #[arg(long)]
+    check: bool,
+    /// The fixture directory (`*.json`: a JSON array of messages, a batch envelope, one message,
+    /// NDJSON, or a capture file with the batch under `body`).
+    #[arg(long, value_name = "DIR", default_value = "fixtures/segment")]
+    fixtures: PathBuf,
+    /// Where the insta snapshot files live.
+    #[arg(long, value_name = "DIR", default_value = "fixtures/snapshots")]
+    snapshots: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = rt.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Snapshot(args) => snap(args).await,
+        }
+    });
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<bool> {
+    let opts = RunOptions {
+        filter: args.filter,
+        timeout: Duration::from_secs(args.timeout),
+        concurrency: args.concurrency,
+    };
+    if runner::selected_cases(opts.filter.as_deref()).is_empty() {
+        anyhow::bail!("no case id contains {:?}", opts.filter.unwrap_or_default());
+    }
+    let report = match (args.forwarder_url, args.mock_listen, args.api_key) {
+        (Some(url), Some(listen), Some(key)) => {
+            let ext = ExternalOptions {
+                forwarder_url: url,
+                mock_listen: listen,
+                api_key: key,
+                write_key: args.write_key,
+            };
+            eprintln!(
+                "simulator at http://{} (key from --api-key); forwarder at {}",
+                ext.mock_listen, ext.forwarder_url
+            );
+            usercom_conformance::run_external(&ext, &opts).await?
+        }
+        (None, _, _) => usercom_conformance::run_in_process(&opts).await?,
+        _ => anyhow::bail!("--forwarder-url needs --mock-listen and --api-key"),
+    };
+    print!("{}", report.table());
+    if let Some(path) = &args.junit {
+        write(path, &report.junit())?;
+    }
+    if let Some(path) = &args.markdown {
+        write(path, &report.markdown())?;
+    }
+    Ok(report.all_passed())
+}
+
+fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+async fn snap(args: SnapshotArgs) -> anyhow::Result<bool> {
+    let outcome = snapshot::sync_dir(&args.fixtures, &args.snapshots, args.check).await?;
+    for line in outcome.lines() {
+        println!("{line}");
+    }
+    Ok(outcome.ok(args.check))
+}

@@ -1,0 +1,353 @@
+//! A thin client for the simulator, used strictly as a black box.
+//!
+//! Reads go through the public REST API (`/api/public/...`, `Authorization: Token <key>`), exactly
+//! as they would against a real User.com app, so the catalogue can one day run against one. The
+//! admin plane (`/__admin/...`) is used only for what the REST API cannot do: creating isolated
+//! apps, revoking a key, trusted domains, the clock, and (for snapshots and the "no endless retry"
+//! check) the request journal and the state dump.
+
+use serde_json::{json, Value};
+
+use crate::error::{shorten, Error, Result};
+
+/// An app inside the simulator: its admin name and its REST API key.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// The app's name on the admin plane (`?app=NAME`).
+    pub name: String,
+    /// A key of that app, for the REST API and for the forwarder.
+    pub api_key: String,
+}
+
+/// A handle on a running simulator, reached over HTTP.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    http: reqwest::Client,
+    origin: String,
+}
+
+impl Sim {
+    /// A client for the simulator whose origin is `origin` (`http://127.0.0.1:PORT`).
+    pub fn new(origin: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("a reqwest client with only a timeout always builds");
+        Self {
+            http,
+            origin: origin.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The simulator's origin (`http://127.0.0.1:PORT`), which is what a forwarder is given.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Sends one request and returns (status, parsed JSON body or `Value::Null`).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value)> {
+        let what = format!("{method} {path}");
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.origin, path))
+            .header("Accept", "*/*; version=2");
+        if let Some(key) = key {
+            req = req.header("Authorization", format!("Token {key}"));
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|source| Error::Http {
+            what: what.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|source| Error::Http { what, source })?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// Like [`Sim::call`] but any status outside 2xx is an error.
+    async fn call_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let (status, value) = self.call(method.clone(), path, key, body).await?;
+        if (200..300).contains(&status) {
+            Ok(value)
+        } else {
+            Err(Error::Status {
+                what: format!("{method} {path}"),
+                status,
+                body: shorten(&value.to_string(), 300),
+            })
+        }
+    }
+
+    // ---------------------------------------------------------------- admin plane (set-up)
+
+    /// `POST /__admin/apps`: a fresh, isolated app with its own key.
+    pub async fn create_app(&self) -> Result<App> {
+        let v = self
+            .call_ok(
+                reqwest::Method::POST,
+                "/__admin/apps",
+                None,
+                Some(&json!({})),
+            )
+            .await?;
+        let name = v.get("app").and_then(Value::as_str);
+        let key = v.get("api_key").and_then(Value::as_str);
+        match (name, key) {
+            (Some(name), Some(key)) => Ok(App {
+                name: name.to_string(),
+                api_key: key.to_string(),
+            }),
+            _ => Err(Error::Body {
+                what: "POST /__admin/apps".into(),
+                detail: format!(
+                    "expected {{\"app\", \"api_key\"}}, got {}",
+                    shorten(&v.to_string(), 200)
+                ),
+            }),
+        }
+    }
+
+    /// `POST /__admin/api-keys/{key}/revoke`.
+    pub async fn revoke_key(&self, key: &str) -> Result<()> {
+        self.call_ok(
+            reqwest::Method::POST,
+            &format!("/__admin/api-keys/{key}/revoke"),
+            None,
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `PUT /__admin/trusted-domains?app=NAME` (`[]` = every domain trusted).
+    pub async fn set_trusted_domains(&self, app: &str, domains: &[String]) -> Result<()> {
+        self.call_ok(
+            reqwest::Method::PUT,
+            &format!("/__admin/trusted-domains?app={app}"),
+            None,
+            Some(&json!(domains)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `PUT /__admin/clock?app=NAME`: sets (and optionally freezes) the simulator's clock.
+    pub async fn set_clock(&self, app: &str, now: &str, frozen: bool) -> Result<()> {
+        self.call_ok(
+            reqwest::Method::PUT,
+            &format!("/__admin/clock?app={app}"),
+            None,
+            Some(&json!({"now": now, "frozen": frozen})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET /__admin/state?app=NAME`: the app's whole state (deterministic JSON).
+    pub async fn state(&self, app: &str) -> Result<Value> {
+        self.call_ok(
+            reqwest::Method::GET,
+            &format!("/__admin/state?app={app}"),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// `GET /__admin/requests` without `?app`: every journal entry, including requests whose key
+    /// resolved to no app (unknown or revoked keys).
+    pub async fn journal_all(&self) -> Result<Vec<Value>> {
+        let v = self
+            .call_ok(reqwest::Method::GET, "/__admin/requests", None, None)
+            .await?;
+        list_of(v, "GET /__admin/requests")
+    }
+
+    /// `GET /__admin/requests?app=NAME`: the request journal, oldest first.
+    ///
+    /// Accepts either a bare array or an object carrying the array under `requests`.
+    pub async fn journal(&self, app: &str) -> Result<Vec<Value>> {
+        let v = self
+            .call_ok(
+                reqwest::Method::GET,
+                &format!("/__admin/requests?app={app}"),
+                None,
+                None,
+            )
+            .await?;
+        list_of(v, "GET /__admin/requests")
+    }
+
+    // ---------------------------------------------------------------- REST API (reads, seeds)
+
+    /// `POST /api/public/attributes/`: defines a custom attribute (the REST way to seed).
+    pub async fn define_attribute(
+        &self,
+        key: &str,
+        name: &str,
+        value_type: &str,
+        content_type: &str,
+        choices: &[String],
+    ) -> Result<Value> {
+        let mut body =
+            json!({"name": name, "value_type": value_type, "content_type": content_type});
+        if !choices.is_empty() {
+            body["choices"] = json!(choices);
+        }
+        self.call_ok(
+            reqwest::Method::POST,
+            "/api/public/attributes/",
+            Some(key),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /api/public/users-by-id/{custom_id}/`; `None` on 404.
+    pub async fn user(&self, key: &str, custom_id: &str) -> Result<Option<Value>> {
+        self.get_optional(key, &format!("/api/public/users-by-id/{}/", enc(custom_id)))
+            .await
+    }
+
+    /// `GET /api/public/companies-by-id/{custom_id}/`; `None` on 404.
+    pub async fn company(&self, key: &str, custom_id: &str) -> Result<Option<Value>> {
+        self.get_optional(
+            key,
+            &format!("/api/public/companies-by-id/{}/", enc(custom_id)),
+        )
+        .await
+    }
+
+    /// `GET /api/public/users-by-id/{custom_id}/events/`, every page; empty on 404.
+    pub async fn events(&self, key: &str, custom_id: &str) -> Result<Vec<Value>> {
+        self.get_all_pages(
+            key,
+            &format!("/api/public/users-by-id/{}/events/", enc(custom_id)),
+        )
+        .await
+    }
+
+    /// `GET /api/public/attributes/`, every page.
+    pub async fn attributes(&self, key: &str) -> Result<Vec<Value>> {
+        self.get_all_pages(key, "/api/public/attributes/").await
+    }
+
+    /// `GET /api/public/users/`, every page.
+    pub async fn users(&self, key: &str) -> Result<Vec<Value>> {
+        self.get_all_pages(key, "/api/public/users/").await
+    }
+
+    /// `GET /api/public/companies/`, every page.
+    pub async fn companies(&self, key: &str) -> Result<Vec<Value>> {
+        self.get_all_pages(key, "/api/public/companies/").await
+    }
+
+    async fn get_optional(&self, key: &str, path: &str) -> Result<Option<Value>> {
+        let (status, v) = self
+            .call(reqwest::Method::GET, path, Some(key), None)
+            .await?;
+        match status {
+            200 => Ok(Some(v)),
+            404 => Ok(None),
+            _ => Err(Error::Status {
+                what: format!("GET {path}"),
+                status,
+                body: shorten(&v.to_string(), 300),
+            }),
+        }
+    }
+
+    /// Follows DRF-style pagination (`{count, next, previous, results}`); a bare array is one
+    /// page; a 404 is an empty list (an unknown user has no events).
+    async fn get_all_pages(&self, key: &str, first: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut path = first.to_string();
+        // A bound on pages so a simulator bug (a `next` loop) cannot hang the harness.
+        for _ in 0..1000 {
+            let (status, v) = self
+                .call(reqwest::Method::GET, &path, Some(key), None)
+                .await?;
+            if status == 404 && out.is_empty() {
+                return Ok(out);
+            }
+            if status != 200 {
+                return Err(Error::Status {
+                    what: format!("GET {path}"),
+                    status,
+                    body: shorten(&v.to_string(), 300),
+                });
+            }
+            let next = v.get("next").and_then(Value::as_str).map(str::to_string);
+            out.extend(list_of(v, &format!("GET {path}"))?);
+            match next {
+                Some(next) => {
+                    // `next` is absolute; keep the path and query only.
+                    path = match next.find("/api/public/") {
+                        Some(i) => next[i..].to_string(),
+                        None => next,
+                    };
+                }
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A list from either a bare array or an object holding it under `results` / `requests`.
+fn list_of(v: Value, what: &str) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(a) => Ok(a),
+        Value::Object(mut o) => {
+            for k in ["results", "requests", "entries"] {
+                if let Some(Value::Array(a)) = o.remove(k) {
+                    return Ok(a);
+                }
+            }
+            Err(Error::Body {
+                what: what.into(),
+                detail: "expected a list or {\"results\": [...]}".into(),
+            })
+        }
+        other => Err(Error::Body {
+            what: what.into(),
+            detail: format!("expected a list, got {}", shorten(&other.to_string(), 200)),
+        }),
+    }
+}
+
+/// Percent-encodes a custom id for a path segment (ids are generated by the harness and only
+/// use `[A-Za-z0-9._-]`, but a fixture may bring `@` or spaces).
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,286 @@
+//! The forwarder under test, seen as a black box: messages in, and (when observable) how they
+//! ended.
+//!
+//! * [`Target::InProcess`]: our forwarder library (`usercom_forwarder::Forwarder::send_all`),
+//!   one instance per delivery, pointed at the app the case uses. `send_all` returns when every
+//!   message has ended, and the dead-letter file tells why a message was dropped.
+//! * [`Target::External`]: any Segment-compatible ingress at `URL`; batches go to
+//!   `URL/v1/batch`. Completion is read from `GET URL/stats` (`in_flight == 0`) when the
+//!   forwarder serves it; otherwise the runner polls the simulator until the expectations hold
+//!   or the timeout passes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::error::{shorten, Error, Result};
+use crate::sim::App;
+
+/// How a delivery ended, as far as the harness can see.
+#[derive(Clone, Debug, Default)]
+pub struct Delivery {
+    /// True when the harness knows every message has ended (in-process, or `/stats` drained).
+    pub settled: bool,
+    /// Messages the forwarder gave up on, when observable.
+    pub dropped: Option<u64>,
+    /// The forwarder's reasons for them, when observable (in-process dead-letter file).
+    pub reasons: Option<Vec<String>>,
+    /// The ingress refused the batch (status, body): a failure of the case in itself.
+    pub refused: Option<(u16, String)>,
+    /// Remarks for the report (e.g. `/stats` missing, drain timed out).
+    pub notes: Vec<String>,
+}
+
+/// The forwarder under test.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Our forwarder, in this process.
+    InProcess(InProcess),
+    /// A forwarder reached over HTTP.
+    External(External),
+}
+
+impl Target {
+    /// A short description for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::InProcess(_) => "in-process usercom-forwarder".into(),
+            Target::External(e) => format!("external forwarder at {}", e.url),
+        }
+    }
+
+    /// Whether the forwarder refuses an empty API key with an error naming it: `Some(Ok)` yes,
+    /// `Some(Err(found))` no, `None` not observable (external).
+    pub fn check_api_key_required(
+        &self,
+        usercom_url: &str,
+    ) -> Option<std::result::Result<(), String>> {
+        match self {
+            Target::InProcess(t) => Some(
+                match usercom_forwarder::Forwarder::new(t.config(usercom_url, "", None)) {
+                    Ok(_) => Err("the forwarder was built with an empty API key".into()),
+                    Err(e) if e.to_string().to_ascii_lowercase().contains("api key") => Ok(()),
+                    Err(e) => Err(format!("an error not naming the API key: {e}")),
+                },
+            ),
+            Target::External(_) => None,
+        }
+    }
+
+    /// Delivers `events` for `app` of the simulator at `usercom_url`.
+    pub async fn deliver(
+        &self,
+        usercom_url: &str,
+        app: &App,
+        events: Vec<Value>,
+    ) -> Result<Delivery> {
+        match self {
+            Target::InProcess(t) => t.deliver(usercom_url, app, events).await,
+            Target::External(t) => t.deliver(events).await,
+        }
+    }
+}
+
+/// Settings for the in-process forwarder.
+#[derive(Clone, Debug)]
+pub struct InProcess {
+    /// Directory for dead-letter files (one per delivery).
+    pub scratch: PathBuf,
+    /// Per-user lanes delivered concurrently (`1` makes request order deterministic).
+    pub concurrency: usize,
+}
+
+impl InProcess {
+    /// Defaults: scratch under the system temp dir, the forwarder's usual concurrency.
+    pub fn new() -> Self {
+        Self {
+            scratch: std::env::temp_dir().join(format!(
+                "usercom-conformance-{}-{}",
+                std::process::id(),
+                fastrand::u32(..)
+            )),
+            concurrency: 8,
+        }
+    }
+
+    /// A forwarder configuration for `app` at `usercom_url` (short retry window and timeouts:
+    /// the simulator is local, and a test must not hang on a retry bug).
+    pub fn config(
+        &self,
+        usercom_url: &str,
+        api_key: &str,
+        dead_letter: Option<PathBuf>,
+    ) -> usercom_forwarder::Config {
+        let mut config = usercom_forwarder::Config::new(usercom_url, api_key);
+        config.concurrency = self.concurrency;
+        config.retry_window = Duration::from_secs(5);
+        config.backoff_base = Duration::from_millis(20);
+        config.backoff_max = Duration::from_millis(200);
+        config.request_timeout = Some(Duration::from_secs(10));
+        config.dead_letter = dead_letter;
+        config
+    }
+
+    async fn deliver(&self, usercom_url: &str, app: &App, events: Vec<Value>) -> Result<Delivery> {
+        std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
+        let dead_letter =
+            self.scratch
+                .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
+        let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
+        let forwarder = usercom_forwarder::Forwarder::new(config)
+            .map_err(|e| Error::Forwarder(e.to_string()))?;
+        let summary = forwarder.send_all(events).await;
+        let reasons = read_reasons(&dead_letter);
+        let _ = std::fs::remove_file(&dead_letter);
+        Ok(Delivery {
+            settled: true,
+            dropped: Some(summary.dead_lettered),
+            reasons: Some(reasons),
+            refused: None,
+            notes: Vec::new(),
+        })
+    }
+}
+
+impl Default for InProcess {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Reasons from an NDJSON dead-letter file (`{"message", "reason", "status"}` per line); a line
+/// that is not such JSON is kept whole, so nothing the forwarder wrote is hidden.
+fn read_reasons(path: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(v) => match v.get("reason").and_then(Value::as_str) {
+                Some(r) => r.to_string(),
+                None => l.to_string(),
+            },
+            Err(_) => l.to_string(),
+        })
+        .collect()
+}
+
+/// A forwarder reached over HTTP.
+#[derive(Clone, Debug)]
+pub struct External {
+    /// Its base URL (batches go to `URL/v1/batch`).
+    pub url: String,
+    /// Segment write key to send (Basic auth), if the forwarder checks one.
+    pub write_key: Option<String>,
+    /// How long to wait for delivery before giving up on a step.
+    pub timeout: Duration,
+    http: reqwest::Client,
+}
+
+/// The counters of a forwarder's `GET /stats` the harness uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stats {
+    ended: u64,
+    dead_lettered: u64,
+    in_flight: u64,
+}
+
+impl External {
+    /// A target at `url`.
+    pub fn new(url: &str, write_key: Option<String>, timeout: Duration) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            write_key,
+            timeout,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("a reqwest client with only a timeout always builds"),
+        }
+    }
+
+    /// `GET /stats`, or `None` when the forwarder does not serve it.
+    async fn stats(&self) -> Option<Stats> {
+        let resp = self
+            .http
+            .get(format!("{}/stats", self.url))
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let v: Value = resp.json().await.ok()?;
+        let n = |k: &str| v.get(k).and_then(Value::as_u64);
+        Some(Stats {
+            ended: n("delivered")?
+                + n("skipped").unwrap_or(0)
+                + n("dead_lettered").unwrap_or(0)
+                + n("duplicates").unwrap_or(0),
+            dead_lettered: n("dead_lettered").unwrap_or(0),
+            in_flight: n("in_flight")?,
+        })
+    }
+
+    async fn deliver(&self, events: Vec<Value>) -> Result<Delivery> {
+        let before = self.stats().await;
+        let n = events.len() as u64;
+        let mut body = json!({ "batch": events, "sentAt": chrono::Utc::now().to_rfc3339() });
+        let mut req = self.http.post(format!("{}/v1/batch", self.url));
+        if let Some(key) = &self.write_key {
+            body["writeKey"] = json!(key);
+            req = req.basic_auth(key, Some(""));
+        }
+        let what = format!("POST {}/v1/batch", self.url);
+        let resp = req.json(&body).send().await.map_err(|source| Error::Http {
+            what: what.clone(),
+            source,
+        })?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = resp.text().await.unwrap_or_default();
+            return Ok(Delivery {
+                refused: Some((status, shorten(&text, 300))),
+                ..Delivery::default()
+            });
+        }
+        let Some(before) = before else {
+            return Ok(Delivery {
+                notes: vec![
+                    "the forwarder serves no GET /stats: polled the simulator instead".into(),
+                ],
+                ..Delivery::default()
+            });
+        };
+        // Wait until every message of this batch has ended: the ended counters moved by at least
+        // the batch size and nothing is in flight.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut delay = Duration::from_millis(5);
+        loop {
+            if let Some(now) = self.stats().await {
+                if now.in_flight == 0 && now.ended >= before.ended + n {
+                    return Ok(Delivery {
+                        settled: true,
+                        dropped: Some(now.dead_lettered.saturating_sub(before.dead_lettered)),
+                        reasons: None,
+                        refused: None,
+                        notes: Vec::new(),
+                    });
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(Delivery {
+                    notes: vec![format!(
+                        "the forwarder's /stats did not drain within {:?}: polled the simulator instead",
+                        self.timeout
+                    )],
+                    ..Delivery::default()
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(100));
+        }
+    }
+}
