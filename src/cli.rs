@@ -295,8 +295,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn dev(_args: DevArgs) -> anyhow::Result<ExitCode> {
-    bail!("TEMP: simulator library not ready")
+async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let mut builder = usercom_mock::MockServer::builder().listen(args.mock_listen);
+    if let Some(key) = args.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        builder = builder.api_key(key.trim());
+    }
+    let mock = builder
+        .start()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the simulator on {}: {e}", args.mock_listen))?;
+    let origin = Origin::from_url(&mock.url())?;
+    let write_key = args.write_key.filter(|k| !k.is_empty());
+    let config = Config {
+        write_key: write_key.clone(),
+        ..config(&origin, mock.api_key().to_string(), &args.delivery)
+    };
+    let ingress = Ingress::start(args.listen, config).await?;
+    print!(
+        "{}",
+        dev_banner(
+            &mock.url(),
+            mock.api_key(),
+            &ingress.url(),
+            write_key.as_deref()
+        )
+    );
+    std::io::stdout().flush().ok();
+    shutdown_signal().await;
+    tracing::info!("stopping: draining the delivery queue");
+    let summary = ingress.shutdown().await;
+    mock.shutdown().await;
+    println!("{}", summary_line(&summary));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `dev` prints on start.

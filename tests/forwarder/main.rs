@@ -1,0 +1,16 @@
+//! The forwarder's integration tests: one binary, one module per surface.
+//!
+//! - `requests`: the exact User.com requests per operation (wiremock).
+//! - `retry`: every retryable and permanent status, timeouts, refused connections, dead letters.
+//! - `ingress`: the Segment HTTP Tracking API (auth, gzip, limits, malformed input, stats, drain).
+//! - `cli`: the built binary (`send`, `plan`, start-up errors, `--help`).
+//! - `e2e`: against the `usercom-mock` simulator, in process.
+//! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
+
+mod cli;
+mod clients;
+mod e2e;
+mod ingress;
+mod requests;
+mod retry;
+mod support;

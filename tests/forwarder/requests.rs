@@ -1,0 +1,567 @@
+//! The exact User.com requests each planned operation causes.
+
+use serde_json::json;
+use usercom_forwarder::{Forwarder, Summary};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{self, answer, bodies, requests, KEY};
+
+fn delivered(n: u64) -> Summary {
+    Summary {
+        delivered: n,
+        ..Summary::default()
+    }
+}
+
+#[tokio::test]
+async fn identify_is_one_upsert_with_the_v2_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/public/users/update_or_create/"))
+        .and(header("authorization", format!("Token {KEY}").as_str()))
+        .and(header("accept", "*/*; version=2"))
+        .and(header("content-type", "application/json"))
+        .and(body_partial_json(json!({
+            "custom_id": "user-1",
+            "email": "user-1@example.com",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"created": true, "id": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::identify("user-1", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    assert_eq!(
+        sent,
+        vec![("POST".into(), "/api/public/users/update_or_create/".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_trailing_api_public_in_the_url_is_not_doubled() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": false, "id": 3}),
+    )
+    .await;
+    let url = format!("{}/api/public/", server.uri());
+    let forwarder = Forwarder::new(support::config(&url)).unwrap();
+    let summary = forwarder.send_all(vec![support::identify("u", "m")]).await;
+    assert_eq!(summary, delivered(1));
+}
+
+#[tokio::test]
+async fn custom_ids_are_one_encoded_path_segment() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users-by-id/a%2Fb%20c%3Fd/events/",
+        201,
+        json!({"id": 1, "created": true}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::track("a/b c?d", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].1, "/api/public/users-by-id/a%2Fb%20c%3Fd/events/");
+}
+
+#[tokio::test]
+async fn track_sends_name_unix_timestamp_and_data() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users-by-id/u1/events/",
+        201,
+        json!({"id": 1, "created": true}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    forwarder.send_all(vec![support::track("u1", "m1")]).await;
+    let body = &bodies(&server, "/api/public/users-by-id/u1/events/").await[0];
+    assert_eq!(
+        body,
+        &json!({"name": "Order Completed", "timestamp": 1714557600, "data": {"revenue": 42}})
+    );
+}
+
+#[tokio::test]
+async fn track_for_an_unknown_user_creates_it_and_retries_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/public/users-by-id/u1/events/"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users-by-id/u1/events/",
+        201,
+        json!({"id": 1, "created": true}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 12}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder.send_all(vec![support::track("u1", "m1")]).await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    let paths: Vec<&str> = sent.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/public/users-by-id/u1/events/",
+            "/api/public/users/update_or_create/",
+            "/api/public/users-by-id/u1/events/",
+        ]
+    );
+    assert_eq!(
+        bodies(&server, "/api/public/users/update_or_create/").await,
+        vec![json!({"custom_id": "u1"})]
+    );
+}
+
+#[tokio::test]
+async fn track_404_after_creating_the_user_is_dead_lettered() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users-by-id/u1/events/",
+        404,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 12}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder.send_all(vec![support::track("u1", "m1")]).await;
+    assert_eq!(summary.dead_lettered, 1);
+    let events = bodies(&server, "/api/public/users-by-id/u1/events/").await;
+    assert_eq!(events.len(), 2, "exactly one retry after creating the user");
+}
+
+#[tokio::test]
+async fn page_for_an_unknown_user_creates_it_then_a_known_user_costs_one_request() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        404,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 7}),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users/7/",
+        200,
+        json!({"id": 7, "user_key": "abcdefghijkl", "custom_id": "u1"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/site-views/",
+        201,
+        json!({"id": 1}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder.send_all(vec![support::page("u1", "m1")]).await;
+    assert_eq!(summary, delivered(1));
+    assert_eq!(requests(&server).await.len(), 4);
+    let views = bodies(&server, "/api/public/site-views/").await;
+    assert_eq!(
+        views[0],
+        json!({
+            "client_user": "abcdefghijkl",
+            "page_domain": "https://shop.example.com/pricing",
+            "page_path": "/pricing",
+            "title": "Pricing",
+            "timestamp": "2024-05-01T10:00:00Z",
+        })
+    );
+
+    // Same user again: the cache knows (id, user_key), so only the site view is sent.
+    let summary = forwarder.send_all(vec![support::page("u1", "m2")]).await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!(sent[4], ("POST".into(), "/api/public/site-views/".into()));
+}
+
+#[tokio::test]
+async fn page_for_an_existing_user_looks_it_up_by_custom_id() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        200,
+        json!({"id": 7, "user_key": "abcdefghijkl"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/site-views/",
+        201,
+        json!({"id": 1}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder.send_all(vec![support::page("u1", "m1")]).await;
+    assert_eq!(summary, delivered(1));
+    let paths: Vec<String> = requests(&server)
+        .await
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/api/public/users-by-id/u1/", "/api/public/site-views/"]
+    );
+}
+
+#[tokio::test]
+async fn group_creates_the_company_then_adds_the_member() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/companies-by-id/g1/",
+        404,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/",
+        201,
+        json!({"id": 5, "custom_id": "g1"}),
+    )
+    .await;
+    answer(
+        &server,
+        "PUT",
+        "/api/public/companies/5/",
+        200,
+        json!({"id": 5}),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        200,
+        json!({"id": 9, "user_key": "k"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/5/add_member/",
+        200,
+        json!({}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::group("u1", "g1", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    assert_eq!(
+        sent,
+        vec![
+            (
+                "GET".to_string(),
+                "/api/public/companies-by-id/g1/".to_string()
+            ),
+            ("POST".into(), "/api/public/companies/".into()),
+            ("GET".into(), "/api/public/users-by-id/u1/".into()),
+            ("POST".into(), "/api/public/companies/5/add_member/".into()),
+        ]
+    );
+    let created = &bodies(&server, "/api/public/companies/").await[0];
+    assert_eq!(created["custom_id"], "g1");
+    assert_eq!(created["name"], "Acme");
+    assert_eq!(
+        bodies(&server, "/api/public/companies/5/add_member/").await[0],
+        json!({"user_id": 9, "user_custom_id": "u1"})
+    );
+
+    // Known company and user: one update and one add_member.
+    let summary = forwarder
+        .send_all(vec![support::group("u1", "g1", "m2")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    let sent = requests(&server).await;
+    assert_eq!(
+        &sent[4..],
+        &[
+            ("PUT".to_string(), "/api/public/companies/5/".to_string()),
+            ("POST".into(), "/api/public/companies/5/add_member/".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn group_updates_an_existing_company() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/companies-by-id/g%2F1/",
+        200,
+        json!({"id": 8, "custom_id": "g/1"}),
+    )
+    .await;
+    answer(
+        &server,
+        "PUT",
+        "/api/public/companies/8/",
+        200,
+        json!({"id": 8}),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        200,
+        json!({"id": 9, "user_key": "k"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/8/add_member/",
+        200,
+        json!({}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::group("u1", "g/1", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    let updated = &bodies(&server, "/api/public/companies/8/").await[0];
+    assert_eq!(updated["custom_id"], "g/1");
+    assert!(requests(&server)
+        .await
+        .iter()
+        .all(|(m, p)| !(m == "POST" && p == "/api/public/companies/")));
+}
+
+#[tokio::test]
+async fn a_lost_company_create_is_found_again_not_created_twice() {
+    let server = MockServer::start().await;
+    // First lookup: absent. The create is applied but its answer is lost (502).
+    // The retry looks up again, finds the company, and updates it.
+    Mock::given(method("GET"))
+        .and(path("/api/public/companies-by-id/g1/"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/companies-by-id/g1/",
+        200,
+        json!({"id": 5}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/",
+        502,
+        json!({"detail": "bad gateway"}),
+    )
+    .await;
+    answer(
+        &server,
+        "PUT",
+        "/api/public/companies/5/",
+        200,
+        json!({"id": 5}),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        200,
+        json!({"id": 9, "user_key": "k"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/5/add_member/",
+        200,
+        json!({}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::group("u1", "g1", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    assert_eq!(bodies(&server, "/api/public/companies/").await.len(), 1);
+    assert_eq!(bodies(&server, "/api/public/companies/5/").await.len(), 1);
+}
+
+#[tokio::test]
+async fn one_users_messages_keep_their_order() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": false, "id": 1}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let mut messages = Vec::new();
+    for i in 0..40 {
+        for user in ["a", "b", "c"] {
+            let mut m = support::identify(user, &format!("{user}-{i}"));
+            m["traits"]["seq"] = json!(i);
+            messages.push(m);
+        }
+    }
+    let summary = forwarder.send_all(messages).await;
+    assert_eq!(summary, delivered(120));
+    for user in ["a", "b", "c"] {
+        let seqs: Vec<i64> = bodies(&server, "/api/public/users/update_or_create/")
+            .await
+            .iter()
+            .filter(|b| b["custom_id"] == user)
+            .map(|b| b["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, (0..40).collect::<Vec<_>>(), "order for {user}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_message_ids_are_applied_once() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 1}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![
+            support::identify("u1", "same"),
+            support::identify("u1", "same"),
+            support::identify("u1", "other"),
+        ])
+        .await;
+    assert_eq!(
+        summary,
+        Summary {
+            delivered: 2,
+            duplicates: 1,
+            ..Summary::default()
+        }
+    );
+    assert_eq!(requests(&server).await.len(), 2);
+    // Across calls of the same forwarder too.
+    let summary = forwarder
+        .send_all(vec![support::identify("u1", "same")])
+        .await;
+    assert_eq!(summary.duplicates, 1);
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn unsupported_and_invalid_messages_send_nothing() {
+    let server = MockServer::start().await;
+    let dir = support::temp_dir("unsupported");
+    let dead = dir.join("dead.ndjson");
+    let config = usercom_forwarder::Config {
+        dead_letter: Some(dead.clone()),
+        ..support::config(&server.uri())
+    };
+    let forwarder = Forwarder::new(config).unwrap();
+    let no_id = json!({"type": "track", "event": "x", "messageId": "n"});
+    let summary = forwarder
+        .send_all(vec![
+            json!({"type": "screen", "userId": "u", "name": "Home"}),
+            json!({"type": "alias", "userId": "u", "previousId": "a"}),
+            no_id.clone(),
+        ])
+        .await;
+    assert_eq!(
+        summary,
+        Summary {
+            skipped: 2,
+            dead_lettered: 1,
+            ..Summary::default()
+        }
+    );
+    assert!(requests(&server).await.is_empty());
+    let lines = support::read_ndjson(&dead);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["message"], no_id);
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("neither userId nor anonymousId"),
+        "{}",
+        lines[0]["reason"]
+    );
+    assert_eq!(lines[0]["status"], json!(null));
+}

@@ -1,0 +1,129 @@
+//! Shared helpers: configurations for tests, message builders, wiremock shortcuts.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use usercom_forwarder::Config;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The API key every wiremock test uses.
+pub const KEY: &str = "test-api-key-0123456789";
+
+/// A config for `url` with fast retries (real time): 1 ms first step, 20 ms cap, 5 s window.
+pub fn config(url: &str) -> Config {
+    Config {
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(20),
+        retry_window: Duration::from_secs(5),
+        request_timeout: Some(Duration::from_secs(5)),
+        ..Config::new(url, KEY)
+    }
+}
+
+/// A config for tests with a paused clock: no request timeout (a pending timeout timer would be
+/// fired by the auto-advancing clock while we wait for the server thread).
+pub fn paused_config(url: &str) -> Config {
+    Config {
+        request_timeout: None,
+        ..Config::new(url, KEY)
+    }
+}
+
+pub fn identify(user: &str, message_id: &str) -> Value {
+    json!({
+        "type": "identify",
+        "userId": user,
+        "messageId": message_id,
+        "timestamp": "2024-05-01T10:00:00Z",
+        "traits": {"email": format!("{user}@example.com"), "plan": "pro"},
+    })
+}
+
+pub fn page(user: &str, message_id: &str) -> Value {
+    json!({
+        "type": "page",
+        "userId": user,
+        "messageId": message_id,
+        "name": "Pricing",
+        "timestamp": "2024-05-01T10:00:00Z",
+        "properties": {"url": "https://shop.example.com/pricing", "path": "/pricing", "title": "Pricing"},
+    })
+}
+
+pub fn track(user: &str, message_id: &str) -> Value {
+    json!({
+        "type": "track",
+        "userId": user,
+        "messageId": message_id,
+        "event": "Order Completed",
+        "timestamp": "2024-05-01T10:00:00Z",
+        "properties": {"revenue": 42},
+    })
+}
+
+pub fn group(user: &str, group: &str, message_id: &str) -> Value {
+    json!({
+        "type": "group",
+        "userId": user,
+        "groupId": group,
+        "messageId": message_id,
+        "traits": {"name": "Acme", "employees": 12},
+    })
+}
+
+/// Answers `status` with a JSON body for `METHOD path`.
+pub async fn answer(server: &MockServer, verb: &str, p: &str, status: u16, body: Value) {
+    Mock::given(method(verb))
+        .and(path(p))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+/// `(METHOD, path)` of every request the server received, in order.
+pub async fn requests(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| (r.method.to_string(), r.url.path().to_string()))
+        .collect()
+}
+
+/// Bodies of the requests to `path`, in order.
+pub async fn bodies(server: &MockServer, p: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// A fresh temporary directory under the target dir (kept on failure for inspection).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Parses an NDJSON file.
+pub fn read_ndjson(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
