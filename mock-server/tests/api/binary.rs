@@ -1,0 +1,107 @@
+//! The built binary: first line, a request, SIGTERM, clean exit.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn binary_prints_its_url_serves_and_stops_on_sigterm() {
+    let state = crate::support::temp_path("bin-state.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "bin-key",
+            "--state-file",
+        ])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary runs");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("usercom-mock listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{url}/api/public/users/"))
+        .header("Authorization", "Token bin-key")
+        .json(&serde_json::json!({"custom_id": "from-binary"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    drop(http);
+
+    let pid = child.id().to_string();
+    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(st.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    let saved = std::fs::read_to_string(&state).expect("state saved at shutdown");
+    assert!(saved.contains("from-binary"));
+    let _ = std::fs::remove_file(state);
+}
+
+#[test]
+fn binary_prints_the_default_key_and_help_explains_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--api-key",
+        "--journal-capacity",
+        "--scenario",
+        "--state-file",
+        "--log-format",
+        "RUST_LOG",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .args(["--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn binary_without_keys_prints_the_default_key() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    out.read_line(&mut first).unwrap();
+    out.read_line(&mut second).unwrap();
+    assert!(first.starts_with("usercom-mock listening on http://127.0.0.1:"));
+    assert!(second.contains(usercom_mock::DEFAULT_API_KEY), "{second}");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,14 @@
+//! Integration tests for usercom-mock over real HTTP on 127.0.0.1:0 (one binary, one server per
+//! test).
+
+mod support;
+
+mod admin;
+mod auth_errors;
+mod binary;
+mod coercion;
+mod companies;
+mod concurrency;
+mod events;
+mod persistence;
+mod users;
