@@ -106,19 +106,26 @@ pub async fn render_messages(messages: Vec<Value>) -> Result<String> {
     };
     let rendered = async {
         sim.set_clock(&app.name, FROZEN_NOW, true).await?;
+        let started = Utc::now();
         let target = Target::InProcess(InProcess {
             concurrency: 1,
             ..InProcess::new()
         });
         let delivery = target.deliver(sim.origin(), &app, messages).await?;
-        let requests = sim.journal(&app.name).await?;
+        let requests: Vec<Value> = sim
+            .journal(&app.name)
+            .await?
+            .into_iter()
+            .map(keep_stable_headers)
+            .collect();
         let state = sim.state(&app.name).await?;
+        let window = (started, Utc::now());
         let doc = serde_json::json!({
             "requests": requests,
             "state": state,
             "dead_lettered": delivery.dropped.unwrap_or(0),
         });
-        Ok::<_, Error>(to_pretty(&normalize(doc, Utc::now())))
+        Ok::<_, Error>(to_pretty(&normalize(doc, window)))
     }
     .await;
     mock.shutdown().await;
@@ -128,6 +135,17 @@ pub async fn render_messages(messages: Vec<Value>) -> Result<String> {
 /// Renders the fixture at `path`.
 pub async fn render_fixture(path: &Path) -> Result<String> {
     render_messages(load_fixture(path)?).await
+}
+
+/// Headers worth snapshotting (the ones the destination contract fixes); `host`,
+/// `content-length` and `user-agent` change with the port, the body and the version.
+const STABLE_HEADERS: &[&str] = &["accept", "authorization", "content-type"];
+
+fn keep_stable_headers(mut entry: Value) -> Value {
+    if let Some(Value::Object(h)) = entry.get_mut("headers") {
+        h.retain(|k, _| STABLE_HEADERS.contains(&k.to_ascii_lowercase().as_str()));
+    }
+    entry
 }
 
 fn to_pretty(v: &Value) -> String {
@@ -144,9 +162,11 @@ const DURATION_KEYS: &[&str] = &[
     "latency_ms",
 ];
 
-/// Sorts every map and redacts wall-clock values (within two days of `now`, which a fixture's
-/// own timestamps and the frozen clock never are) and durations.
-pub fn normalize(v: Value, now: DateTime<Utc>) -> Value {
+/// Sorts every map and redacts durations and wall-clock values: instants inside `window` (the
+/// real time the fixture ran, widened by a few seconds), which a fixture's own timestamps and
+/// the frozen simulator clock never fall in.
+pub fn normalize(v: Value, window: (DateTime<Utc>, DateTime<Utc>)) -> Value {
+    let now = window;
     match v {
         Value::Object(o) => {
             let mut entries: Vec<(String, Value)> = o.into_iter().collect();
@@ -175,7 +195,7 @@ pub fn normalize(v: Value, now: DateTime<Utc>) -> Value {
     }
 }
 
-fn is_wall_clock(v: &Value, now: DateTime<Utc>) -> bool {
+fn is_wall_clock(v: &Value, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> bool {
     // Only big numbers can be unix seconds; small ones (counts, ids) are never touched.
     if let Value::Number(n) = v {
         if n.as_f64().is_none_or(|f| f < 1.0e9) {
@@ -188,7 +208,8 @@ fn is_wall_clock(v: &Value, now: DateTime<Utc>) -> bool {
             return false;
         }
     }
-    parse_instant(v).is_some_and(|t| (t - now).num_hours().abs() <= 48)
+    let slack = chrono::Duration::seconds(5);
+    parse_instant(v).is_some_and(|t| t >= from - slack && t <= to + slack)
 }
 
 /// What `sync_dir` did.
@@ -238,7 +259,7 @@ pub fn snapshot_file(snapshots: &Path, fixture_name: &str) -> PathBuf {
 /// An insta-format snapshot file (metadata header, then the contents).
 pub fn snap_file_text(fixture_rel: &str, contents: &str) -> String {
     format!(
-        "---\nsource: conformance/tests/snapshots.rs\nexpression: rendered\ninput_file: {fixture_rel}\n---\n{}\n",
+        "---\nsource: conformance/tests/harness/snapshots.rs\nexpression: rendered\ninput_file: {fixture_rel}\n---\n{}\n",
         contents.trim_end()
     )
 }
@@ -320,7 +341,7 @@ mod tests {
     fn normalize_sorts_and_redacts_only_wall_clock_values() {
         let now = Utc::now();
         let v = json!({"b": now.to_rfc3339(), "a": "2024-03-01T12:00:00Z", "n": now.timestamp(), "c": 3, "duration_ms": 4});
-        let out = normalize(v, now);
+        let out = normalize(v, (now, now));
         assert_eq!(
             to_pretty(&out),
             to_pretty(

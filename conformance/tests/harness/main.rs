@@ -1,0 +1,8 @@
+//! The harness's one integration-test binary: the whole catalogue in process, the external mode
+//! against our ingress and against a deliberately wrong forwarder, the fixture snapshots, and the
+//! property tests.
+
+mod catalogue;
+mod properties;
+mod snapshots;
+mod support;
