@@ -1,1 +1,115 @@
-//! placeholder
+//! The real Segment client libraries (analytics-python 2.4.0, @segment/analytics-node 3.1.0)
+//! send through the ingress into the simulator.
+//!
+//! Runs when `USERCOM_E2E_CLIENTS=1` (CI sets it after installing the clients; then a missing tool
+//! is a failure). Set-up, from the repository root:
+//! `python3 -m venv .venv && .venv/bin/pip install -r tests/clients/requirements.txt` and
+//! `npm ci --prefix tests/clients`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use usercom_forwarder::ingress::Ingress;
+use usercom_forwarder::Config;
+use usercom_mock::MockServer;
+
+use crate::e2e::assert_journey_applied;
+
+const WRITE_KEY: &str = "test_write_key_123";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a client script (on a blocking thread: the servers live on this test's runtime).
+async fn run_script(program: PathBuf, script: PathBuf, args: Vec<String>) {
+    let label = format!("{} {}", program.display(), script.display());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&program).arg(&script).args(&args).output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| {
+        panic!("cannot run {label}: {e} (see tests/forwarder/clients.rs for the set-up)")
+    });
+    assert!(
+        output.status.success(),
+        "{label} failed ({:?})\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_segment_clients_reach_the_simulator() {
+    if std::env::var("USERCOM_E2E_CLIENTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set USERCOM_E2E_CLIENTS=1 to run the real Segment clients (Python and Node)"
+        );
+        return;
+    }
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: python3 -m venv .venv && .venv/bin/pip install -r tests/clients/requirements.txt", python.display());
+    let node_client = root().join("tests/clients/node_modules/@segment/analytics-node");
+    assert!(
+        node_client.exists(),
+        "{} is missing: npm ci --prefix tests/clients",
+        node_client.display()
+    );
+
+    let mock = MockServer::start().await;
+    let config = Config {
+        write_key: Some(WRITE_KEY.into()),
+        ..Config::new(mock.url(), mock.api_key())
+    };
+    let ingress = Ingress::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let args = |user: &str, group: &str| {
+        vec![
+            ingress.url(),
+            WRITE_KEY.to_string(),
+            user.to_string(),
+            group.to_string(),
+        ]
+    };
+
+    run_script(
+        python,
+        root().join("tests/clients/send_python.py"),
+        args("py-user", "py-co"),
+    )
+    .await;
+    run_script(
+        PathBuf::from("node"),
+        root().join("tests/clients/send_node.mjs"),
+        args("node-user", "node-co"),
+    )
+    .await;
+
+    ingress.forwarder().wait_idle().await;
+    let stats = ingress.forwarder().stats();
+    assert_eq!(
+        (stats.received, stats.delivered, stats.dead_lettered),
+        (8, 8, 0),
+        "{stats:?}"
+    );
+    assert_journey_applied(
+        &mock.url(),
+        mock.api_key(),
+        "py-user",
+        "py-co",
+        "Python Ltd",
+    )
+    .await;
+    assert_journey_applied(
+        &mock.url(),
+        mock.api_key(),
+        "node-user",
+        "node-co",
+        "Node Ltd",
+    )
+    .await;
+    ingress.shutdown().await;
+}
