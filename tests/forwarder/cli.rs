@@ -269,8 +269,18 @@ async fn send_replays_a_dead_letter_file() {
             .arg(&input)
             .args(&target)
             .arg("--dead-letter")
-            .arg(&dead),
+            .arg(&dead)
+            .args(["--log-format", "json"]),
         None,
+    );
+    let logs: Vec<Value> = text(&first.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        logs.iter().any(|l| l["level"] == "WARN"),
+        "JSON log lines on stderr: {}",
+        text(&first.stderr)
     );
     assert_eq!(
         last_line(&first),
