@@ -73,6 +73,7 @@ pub use preview::preview;
 use crate::segment::{self, Kind, Message};
 
 use serde::Serialize;
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// What the mapping decided for one message.
@@ -287,12 +288,20 @@ fn path_of_url(url: &str) -> &str {
 /// distinct traits (`a-b` and `a.b`) on our side without any evidence that User.com does so.
 /// No trimming either: `" plan"` → `"_plan"`, so the transformation stays predictable.
 pub fn name_std(key: &str) -> String {
-    // Fast path: most keys (snake_case traits, Engage audience keys) are already normalised.
-    if key
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !b.is_ascii_whitespace())
-    {
-        return key.to_owned();
+    if key.is_ascii() {
+        // Most keys are ASCII (and most of those already normalised): byte-wise, no char
+        // decoding. Mapping ASCII bytes to ASCII bytes keeps the string valid UTF-8.
+        let bytes: Vec<u8> = key
+            .bytes()
+            .map(|b| {
+                if char::from(b).is_whitespace() {
+                    b'_'
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     let mut out = String::with_capacity(key.len());
     for c in key.chars() {
@@ -349,13 +358,13 @@ fn add_custom_attributes(
             std_key.insert_str(0, "segment_");
         } else if let Some(converted) = standard(&std_key, value) {
             // A standard field: only fills a gap, with the field's own conversion.
-            if let (Some(v), false) = (converted, fields.contains_key(&std_key)) {
-                fields.insert(std_key, v);
+            if let (Some(v), Entry::Vacant(slot)) = (converted, fields.entry(std_key)) {
+                slot.insert(v);
             }
             continue;
         }
-        if !fields.contains_key(&std_key) {
-            fields.insert(std_key, value.clone());
+        if let Entry::Vacant(slot) = fields.entry(std_key) {
+            slot.insert(value.clone());
         }
     }
 }

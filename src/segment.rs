@@ -262,6 +262,58 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The context values an identify maps, read in one pass (see [`Context::fields`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContextFields<'a> {
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub locale: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub os_name: Option<&'a str>,
+    pub device_name: Option<&'a str>,
+    pub device_type: Option<&'a str>,
+    pub page_url: Option<&'a str>,
+    pub screen_size: Option<(u64, u64)>,
+}
+
+impl<'a> Context<'a> {
+    /// Everything [`ContextFields`] holds, with the same rules as the single accessors
+    /// ([`Context::user_agent`], [`Context::device_name`], ...) but one walk over the context.
+    pub fn fields(&self) -> ContextFields<'a> {
+        let [user_agent, ip, locale, timezone, os, device, screen, page] = scan(
+            self.map,
+            &[
+                "userAgent",
+                "ip",
+                "locale",
+                "timezone",
+                "os",
+                "device",
+                "screen",
+                "page",
+            ],
+        );
+        let sub = |v: Option<&'a Value>| v.and_then(Value::as_object);
+        let [device_name, device_model, device_type] = sub(device)
+            .map(|d| scan(d, &["name", "model", "type"]))
+            .unwrap_or_default();
+        ContextFields {
+            user_agent: non_empty_str(user_agent),
+            ip: non_empty_str(ip),
+            locale: non_empty_str(locale),
+            timezone: non_empty_str(timezone),
+            os_name: sub(os).and_then(|o| non_empty_str(o.get("name"))),
+            device_name: non_empty_str(device_name).or(non_empty_str(device_model)),
+            device_type: non_empty_str(device_type),
+            page_url: sub(page).and_then(|p| non_empty_str(p.get("url"))),
+            screen_size: sub(screen).and_then(|s| {
+                let [w, h] = scan(s, &["width", "height"]);
+                Some((whole_number(w?)?, whole_number(h?)?))
+            }),
+        }
+    }
+}
+
 fn whole_number(v: &Value) -> Option<u64> {
     let n = v.as_number()?;
     if let Some(u) = n.as_u64() {
@@ -373,16 +425,30 @@ pub(crate) fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Present and not `null`.
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !v.is_null())
+/// Looks up several keys in one pass over `obj`: `out[i]` is the value of `keys[i]`.
+///
+/// Messages and their nested objects are small (a dozen keys); one walk with short string
+/// comparisons is cheaper than hashing every key we ask about, and parsing runs once per event.
+pub(crate) fn scan<'a, const N: usize>(
+    obj: &'a Map<String, Value>,
+    keys: &[&str; N],
+) -> [Option<&'a Value>; N] {
+    let mut out = [None; N];
+    for (k, v) in obj {
+        if let Some(i) = keys.iter().position(|key| *key == k.as_str()) {
+            out[i] = Some(v);
+        }
+    }
+    out
 }
 
-fn id<'a>(
-    obj: &'a Map<String, Value>,
-    key: &'static str,
-) -> Result<Option<Cow<'a, str>>, ParseError> {
-    match field(obj, key) {
+/// Present and not `null`.
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+fn id<'a>(v: Option<&'a Value>, key: &'static str) -> Result<Option<Cow<'a, str>>, ParseError> {
+    match present(v) {
         None => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(Cow::Borrowed(s))),
@@ -395,8 +461,8 @@ fn id<'a>(
     }
 }
 
-fn text<'a>(obj: &'a Map<String, Value>, key: &'static str) -> Result<Option<&'a str>, ParseError> {
-    match field(obj, key) {
+fn text<'a>(v: Option<&'a Value>, key: &'static str) -> Result<Option<&'a str>, ParseError> {
+    match present(v) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(ParseError::WrongType {
@@ -408,10 +474,10 @@ fn text<'a>(obj: &'a Map<String, Value>, key: &'static str) -> Result<Option<&'a
 }
 
 fn object<'a>(
-    obj: &'a Map<String, Value>,
+    v: Option<&'a Value>,
     key: &'static str,
 ) -> Result<&'a Map<String, Value>, ParseError> {
-    match field(obj, key) {
+    match present(v) {
         None => Ok(&EMPTY),
         Some(Value::Object(m)) => Ok(m),
         Some(other) => Err(ParseError::WrongType {
@@ -423,10 +489,10 @@ fn object<'a>(
 }
 
 fn timestamp<'a>(
-    obj: &'a Map<String, Value>,
+    v: Option<&'a Value>,
     key: &'static str,
 ) -> Result<Option<Timestamp<'a>>, ParseError> {
-    match field(obj, key) {
+    match present(v) {
         None => Ok(None),
         Some(Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
             // Keep the error line readable when someone sends a novel.
@@ -441,8 +507,8 @@ fn timestamp<'a>(
     }
 }
 
-fn version(obj: &Map<String, Value>) -> Result<Option<Version<'_>>, ParseError> {
-    match field(obj, "version") {
+fn version(v: Option<&Value>) -> Result<Option<Version<'_>>, ParseError> {
+    match present(v) {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(Some(Version::Number(n))),
         Some(Value::String(s)) => Ok(Some(Version::Text(s))),
@@ -454,12 +520,36 @@ fn version(obj: &Map<String, Value>) -> Result<Option<Version<'_>>, ParseError> 
     }
 }
 
+/// The message keys [`parse`] reads, in the order their errors are reported.
+const KEYS: [&str; 18] = [
+    "type",
+    "userId",
+    "anonymousId",
+    "messageId",
+    "groupId",
+    "previousId",
+    "event",
+    "name",
+    "category",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "version",
+    "traits",
+    "properties",
+    "context",
+    "integrations",
+];
+
 /// Parses one Segment message (not a batch envelope). See the module docs for what is tolerated.
 pub fn parse(raw: &Value) -> Result<Message<'_>, ParseError> {
     let obj = raw.as_object().ok_or(ParseError::NotAnObject {
         found: json_type(raw),
     })?;
-    let kind = match obj.get("type") {
+    let [ty, user_id, anonymous_id, message_id, group_id, previous_id, event, name, category, ts, original_ts, sent_at, received_at, ver, traits, properties, context, integrations] =
+        scan(obj, &KEYS);
+    let kind = match ty {
         None | Some(Value::Null) => return Err(ParseError::MissingType),
         Some(Value::String(s)) => Kind::from_type(s),
         Some(other) => {
@@ -472,25 +562,25 @@ pub fn parse(raw: &Value) -> Result<Message<'_>, ParseError> {
     };
     Ok(Message {
         kind,
-        user_id: id(obj, "userId")?,
-        anonymous_id: id(obj, "anonymousId")?,
-        message_id: id(obj, "messageId")?,
-        group_id: id(obj, "groupId")?,
-        previous_id: id(obj, "previousId")?,
-        event: text(obj, "event")?,
-        name: text(obj, "name")?,
-        category: text(obj, "category")?,
-        timestamp: timestamp(obj, "timestamp")?,
-        original_timestamp: timestamp(obj, "originalTimestamp")?,
-        sent_at: timestamp(obj, "sentAt")?,
-        received_at: timestamp(obj, "receivedAt")?,
-        version: version(obj)?,
-        traits: object(obj, "traits")?,
-        properties: object(obj, "properties")?,
+        user_id: id(user_id, "userId")?,
+        anonymous_id: id(anonymous_id, "anonymousId")?,
+        message_id: id(message_id, "messageId")?,
+        group_id: id(group_id, "groupId")?,
+        previous_id: id(previous_id, "previousId")?,
+        event: text(event, "event")?,
+        name: text(name, "name")?,
+        category: text(category, "category")?,
+        timestamp: timestamp(ts, "timestamp")?,
+        original_timestamp: timestamp(original_ts, "originalTimestamp")?,
+        sent_at: timestamp(sent_at, "sentAt")?,
+        received_at: timestamp(received_at, "receivedAt")?,
+        version: version(ver)?,
+        traits: object(traits, "traits")?,
+        properties: object(properties, "properties")?,
         context: Context {
-            map: object(obj, "context")?,
+            map: object(context, "context")?,
         },
-        integrations: object(obj, "integrations")?,
+        integrations: object(integrations, "integrations")?,
         raw: obj,
     })
 }
@@ -776,6 +866,20 @@ mod tests {
         assert_eq!(c.page_title(), Some("T"));
         assert_eq!(c.screen_size(), Some((1920, 1080)));
         assert_eq!(c.nested_str("personas", "space_id"), Some("spa_1"));
+        assert_eq!(
+            c.fields(),
+            ContextFields {
+                user_agent: Some("UA"),
+                ip: Some("1.2.3.4"),
+                locale: Some("pl-PL"),
+                timezone: Some("Europe/Warsaw"),
+                os_name: Some("iOS"),
+                device_name: Some("iPhone16,2"),
+                device_type: Some("ios"),
+                page_url: Some("https://x/y"),
+                screen_size: Some((1920, 1080)),
+            }
+        );
 
         let v = json!({"type": "identify", "context": {
             "userAgent": 5, "ip": "", "os": "Linux", "device": {"name": "Pixel", "model": "x"},
@@ -787,6 +891,13 @@ mod tests {
         assert_eq!(m.context.os_name(), None);
         assert_eq!(m.context.device_name(), Some("Pixel"));
         assert_eq!(m.context.screen_size(), None);
+        let f = m.context.fields();
+        assert_eq!((f.user_agent, f.ip, f.os_name), (None, None, None));
+        assert_eq!((f.device_name, f.screen_size), (Some("Pixel"), None));
+        assert_eq!(
+            ok(&json!({"type": "identify"})).context.fields(),
+            ContextFields::default()
+        );
     }
 
     #[test]

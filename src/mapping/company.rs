@@ -15,8 +15,9 @@
 
 use serde_json::{Map, Value};
 
+use super::user::prefer;
 use super::{add_custom_attributes, text_or_null};
-use crate::segment::Message;
+use crate::segment::{scan, Message};
 
 /// Company fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
 pub const READ_ONLY: [&str; 5] = ["id", "custom_id", "created_at", "updated_at", "employees"];
@@ -34,16 +35,18 @@ const CONSUMED: [&str; 6] = [
 pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
     let traits = msg.traits;
     let mut fields = Map::with_capacity(traits.len() + 6);
+    let [name, email, phone, address, description, employees] = scan(traits, &CONSUMED);
 
-    for key in ["name", "email"] {
-        if let Some(v) = traits.get(key).and_then(text_or_null) {
-            fields.insert(key.to_owned(), v);
-        }
+    if let Some(v) = name.and_then(text_or_null) {
+        fields.insert("name".into(), v);
     }
-    if let Some(v) = traits.get("phone").and_then(phone_list) {
+    if let Some(v) = email.and_then(text_or_null) {
+        fields.insert("email".into(), v);
+    }
+    if let Some(v) = phone.and_then(phone_list) {
         fields.insert("phone_numbers".into(), v);
     }
-    match traits.get("address") {
+    match address {
         Some(Value::Object(address)) => add_address(&mut fields, address),
         Some(other) => {
             if let Some(v) = text_or_null(other) {
@@ -52,10 +55,10 @@ pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
         }
         None => {}
     }
-    if let Some(v) = traits.get("description").and_then(text_or_null) {
+    if let Some(v) = description.and_then(text_or_null) {
         fields.insert("description".into(), v);
     }
-    if let Some(v) = traits.get("employees").and_then(size) {
+    if let Some(v) = employees.and_then(size) {
         fields.insert("size".into(), v);
     }
 
@@ -64,14 +67,26 @@ pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
 }
 
 fn add_address(fields: &mut Map<String, Value>, address: &Map<String, Value>) {
-    let region_key = pick(address, &["state", "region"]);
-    let postal_key = pick(address, &["postalCode", "postal_code"]);
+    let [street, city, state, region, postal_camel, postal_snake, country] = scan(
+        address,
+        &[
+            "street",
+            "city",
+            "state",
+            "region",
+            "postalCode",
+            "postal_code",
+            "country",
+        ],
+    );
+    let region = prefer(state, region);
+    let postal_code = prefer(postal_camel, postal_snake);
 
     let mut line = String::new();
-    for key in ["street", "city", region_key, postal_key, "country"] {
-        let part = match address.get(key) {
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(Value::Number(n)) => n.to_string(),
+    for part in [street, city, region, postal_code, country] {
+        let part = match part {
+            Some(Value::String(s)) => s.trim(),
+            Some(Value::Number(n)) => &n.to_string(),
             _ => continue,
         };
         if part.is_empty() {
@@ -80,29 +95,21 @@ fn add_address(fields: &mut Map<String, Value>, address: &Map<String, Value>) {
         if !line.is_empty() {
             line.push_str(", ");
         }
-        line.push_str(&part);
+        line.push_str(part);
     }
     if !line.is_empty() {
         fields.insert("address".into(), Value::String(line));
     }
-    for (from, to) in [
-        ("city", "city"),
-        (region_key, "region"),
-        ("country", "country"),
-        (postal_key, "postal_code"),
+    for (to, from) in [
+        ("city", city),
+        ("region", region),
+        ("country", country),
+        ("postal_code", postal_code),
     ] {
-        if let Some(v) = address.get(from).and_then(text_or_null) {
+        if let Some(v) = from.and_then(text_or_null) {
             fields.insert(to.to_owned(), v);
         }
     }
-}
-
-/// The first of `keys` present with a non-null value in `obj`, else the first key.
-fn pick<'k>(obj: &Map<String, Value>, keys: &[&'k str]) -> &'k str {
-    keys.iter()
-        .copied()
-        .find(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
-        .unwrap_or(keys[0])
 }
 
 /// `phone` → `phone_numbers`: a list of non-empty strings; `None` when there is none.

@@ -784,6 +784,9 @@ fn name_std_rules() {
     assert_eq!(name_std("Ünïcode Key"), "ünïcode_key");
     assert_eq!(name_std("ZAŻÓŁĆ GĘŚLĄ"), "zażółć_gęślą");
     assert_eq!(name_std("non\u{a0}breaking"), "non_breaking");
+    // The ASCII fast path and the Unicode path agree on every whitespace character.
+    assert_eq!(name_std("a\u{b}B\u{c}c\rD"), "a_b_c_d");
+    assert_eq!(name_std("ą\u{b}B"), "ą_b");
     assert_eq!(name_std(""), "");
 }
 
