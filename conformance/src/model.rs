@@ -225,7 +225,11 @@ impl Model {
         m
     }
 
-    /// Applies custom values under the doc's rules; returns what was written.
+    /// Applies custom values under the doc's rules; returns what was written (`Null` = cleared).
+    ///
+    /// `null` is not in the doc. The model's reading: it creates nothing for an attribute that
+    /// does not exist, and clears the value of one that does (Segment's "unset"); the simulator
+    /// and the forwarder agree on this today.
     fn apply_custom(
         &mut self,
         kind: Kind,
@@ -234,7 +238,13 @@ impl Model {
     ) -> BTreeMap<String, Value> {
         let mut written = BTreeMap::new();
         for (k, v) in traits {
-            if skip.contains(&k.as_str()) || v.is_null() {
+            if skip.contains(&k.as_str()) {
+                continue;
+            }
+            if v.is_null() {
+                if self.defs.contains_key(&(kind, k.clone())) {
+                    written.insert(k.clone(), Value::Null);
+                }
                 continue;
             }
             let key = (kind, k.clone());
@@ -272,7 +282,7 @@ impl Model {
                 if let Some(e) = traits.get("email").and_then(Value::as_str) {
                     user.email = Some(e.to_string());
                 }
-                user.attrs.extend(written);
+                extend_clearing(&mut user.attrs, written);
             }
             Some("page") => {
                 let user = self.users.entry(cid).or_default();
@@ -304,7 +314,7 @@ impl Model {
                 self.users.entry(cid.clone()).or_default();
                 let company = self.companies.entry(gid).or_default();
                 company.members.insert(cid);
-                company.attrs.extend(written);
+                extend_clearing(&mut company.attrs, written);
             }
             _ => {}
         }
@@ -469,6 +479,17 @@ impl Model {
             }
         }
         diffs
+    }
+}
+
+/// Merges written values; a `Null` removes the key.
+fn extend_clearing(attrs: &mut BTreeMap<String, Value>, written: BTreeMap<String, Value>) {
+    for (k, v) in written {
+        if v.is_null() {
+            attrs.remove(&k);
+        } else {
+            attrs.insert(k, v);
+        }
     }
 }
 

@@ -28,8 +28,8 @@ fn config() -> ProptestConfig {
         cases,
         // Each case is real HTTP through the forwarder; shrinking stays useful but bounded.
         max_shrink_iters: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/properties.txt",
         ))),
         ..ProptestConfig::default()
     }
@@ -342,7 +342,7 @@ proptest! {
         parts in 2usize..5,
     ) {
         let env = env();
-        let (users, companies, model) = env.rt.block_on(async {
+        let (users, companies, model, dead, refused) = env.rt.block_on(async {
             let app = env.sim.create_app().await.expect("app");
             let msgs = messages(&app.name, &ops);
             let mut model = Model::default();
@@ -351,16 +351,30 @@ proptest! {
             // simulator's atomicity and the forwarder's handling of races stand between them.
             let mut chunks = vec![Vec::new(); parts];
             for (i, m) in msgs.into_iter().enumerate() { chunks[i % parts].push(m); }
-            futures::future::join_all(chunks.into_iter().map(|c| send(&env.sim, &app, c, 8))).await;
-            (env.sim.users(&app.api_key).await.expect("users"), env.sim.companies(&app.api_key).await.expect("companies"), model)
+            let summaries = futures::future::join_all(chunks.into_iter().map(|c| send(&env.sim, &app, c, 8))).await;
+            // The refused requests, to explain a failure.
+            let refused: Vec<String> = env.sim.journal(&app.name).await.expect("journal").iter()
+                .filter(|e| e["status"].as_u64().is_some_and(|s| s >= 400 && s != 404))
+                .map(|e| format!("{} {} -> {} (sent {})", e["method"], e["path"], e["status"], e["body"]))
+                .collect();
+            let dead: u64 = summaries.iter().map(|s| s.dead_lettered).sum();
+            (env.sim.users(&app.api_key).await.expect("users"), env.sim.companies(&app.api_key).await.expect("companies"), model, dead, refused)
         });
         let ids = |v: &[Value]| v.iter().map(|x| x["custom_id"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
         let mut user_ids = ids(&users);
         user_ids.sort();
-        let want: Vec<String> = model.users.keys().cloned().collect();
-        prop_assert_eq!(user_ids, want, "users (sorted custom ids)");
+        let mut unique = user_ids.clone();
+        unique.dedup();
+        prop_assert_eq!(&unique, &user_ids, "duplicate users");
         let mut company_ids = ids(&companies);
         company_ids.sort();
+        let mut unique = company_ids.clone();
+        unique.dedup();
+        prop_assert_eq!(&unique, &company_ids, "duplicate companies");
+        // And nothing lost to the race: every message delivered, every user and company there.
+        prop_assert_eq!(dead, 0, "messages dead-lettered under concurrency; refused requests: {:#?}", refused);
+        let want: Vec<String> = model.users.keys().cloned().collect();
+        prop_assert_eq!(user_ids, want, "users (sorted custom ids)");
         let want: Vec<String> = model.companies.keys().cloned().collect();
         prop_assert_eq!(company_ids, want, "companies (sorted custom ids)");
     }
