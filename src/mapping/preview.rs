@@ -18,9 +18,10 @@
 //! | `{user_key}` | the user's 12-character `user_key` |
 //! | `{company_id}` | the company's numeric User.com id |
 //!
-//! `custom_id` and `groupId` are known up front and appear in paths percent-encoded (every byte
-//! outside RFC 3986's path characters). Requests that depend on the delivery cache are listed
-//! with a `note` saying when they happen: a cached user or company skips the look-up or creation.
+//! `custom_id` and `groupId` are known up front and appear in paths percent-encoded as one path
+//! segment (every byte but RFC 3986's unreserved characters, as [`crate::usercom`] sends them:
+//! `user@1` → `user%401`). Requests that depend on the delivery cache carry a `note` saying when
+//! they happen: a cached user or company skips the look-up, and creation only follows a 404.
 
 use serde_json::{json, Map, Value};
 
@@ -82,12 +83,20 @@ fn op_requests(op: &Op, out: &mut Vec<Value>) {
             with_custom_id(custom_id, fields),
             None,
         )),
-        Op::EnsureUser { custom_id } => out.push(request(
-            "POST",
-            format!("{API}/users/update_or_create/"),
-            json!({ "custom_id": custom_id }),
-            Some("only when the user is not cached yet (creates it when unknown)"),
-        )),
+        Op::EnsureUser { custom_id } => {
+            out.push(request(
+                "GET",
+                format!("{API}/users-by-id/{}/", encode_segment(custom_id)),
+                Value::Null,
+                Some("find the user by custom_id; skipped when the user is cached"),
+            ));
+            out.push(request(
+                "POST",
+                format!("{API}/users/update_or_create/"),
+                json!({ "custom_id": custom_id }),
+                Some("only when the user does not exist (404): creates it"),
+            ));
+        }
         Op::SiteView {
             custom_id: _,
             url,
@@ -143,7 +152,7 @@ fn op_requests(op: &Op, out: &mut Vec<Value>) {
             out.push(request(
                 "PUT",
                 format!("{API}/companies/{{company_id}}/"),
-                Value::Object(fields.clone()),
+                with_custom_id(group_id, fields),
                 Some("when the company exists"),
             ));
             out.push(request(
@@ -165,10 +174,10 @@ fn op_requests(op: &Op, out: &mut Vec<Value>) {
     }
 }
 
-/// Percent-encodes one path segment: RFC 3986 `pchar` (unreserved, sub-delims, `:` and `@`)
-/// stays as it is, every other byte becomes `%XX`.
+/// Percent-encodes one path segment: RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`)
+/// stay as they are, every other byte becomes `%XX`.
 pub fn encode_segment(s: &str) -> String {
-    const KEEP: &[u8] = b"-._~!$&'()*+,;=:@";
+    const KEEP: &[u8] = b"-._~";
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || KEEP.contains(&b) {
@@ -185,8 +194,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encode_segment_keeps_pchars_and_encodes_the_rest() {
-        assert_eq!(encode_segment("user@123"), "user@123");
+    fn encode_segment_keeps_unreserved_and_encodes_the_rest() {
+        assert_eq!(encode_segment("user@123"), "user%40123");
         assert_eq!(encode_segment("a b/c?d#e%"), "a%20b%2Fc%3Fd%23e%25");
         assert_eq!(encode_segment("żółw"), "%C5%BC%C3%B3%C5%82w");
         assert_eq!(encode_segment("node-next-1_x.y~z"), "node-next-1_x.y~z");

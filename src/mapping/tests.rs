@@ -841,20 +841,20 @@ fn preview_group_uses_placeholders() {
     assert_eq!(
         lines,
         [
-            "GET /api/public/companies-by-id/g@1/",
+            "GET /api/public/companies-by-id/g%401/",
             "PUT /api/public/companies/{company_id}/",
             "POST /api/public/companies/",
+            "GET /api/public/users-by-id/u/",
             "POST /api/public/users/update_or_create/",
             "POST /api/public/companies/{company_id}/add_member/",
         ]
     );
+    let with_id = json!({"custom_id": "g@1", "name": "N"});
+    assert_eq!(requests[1]["body"], with_id);
+    assert_eq!(requests[2]["body"], with_id);
+    assert_eq!(requests[4]["body"], json!({"custom_id": "u"}));
     assert_eq!(
-        requests[2]["body"],
-        json!({"custom_id": "g@1", "name": "N"})
-    );
-    assert_eq!(requests[1]["body"], json!({"name": "N"}));
-    assert_eq!(
-        requests[4]["body"],
+        requests[5]["body"],
         json!({"user_id": "{user_id}", "user_custom_id": "u"})
     );
 }
@@ -864,8 +864,9 @@ fn preview_page_uses_the_user_key_placeholder() {
     let d = decide(&json!({"type": "page", "userId": "u",
                            "properties": {"url": "https://x.example/p"}}));
     let v = preview(&d);
+    assert_eq!(v["requests"][0]["path"], "/api/public/users-by-id/u/");
     assert_eq!(
-        v["requests"][1],
+        v["requests"][2],
         json!({"method": "POST", "path": "/api/public/site-views/",
                "body": {"client_user": "{user_key}", "page_domain": "https://x.example/p",
                         "page_path": "/p"}})
