@@ -737,10 +737,30 @@ impl Shared {
         }
         let id = match self.client.find_company(group_id).await? {
             Some(id) => self.client.update_company(id, &body).await?,
-            None => self.client.create_company(&body).await?,
+            None => match self.create_company(group_id, &body).await? {
+                Created::New(id) => id,
+                Created::Existing(id) => self.client.update_company(id, &body).await?,
+            },
         };
         self.cache_company(group_id, id);
         Ok(id)
+    }
+
+    /// `POST /companies/`, tolerating a company created meanwhile by someone else.
+    ///
+    /// Why: the per-group lock only serialises this process. Another forwarder (a second ingress
+    /// replica, a concurrent `send`) can create the same `custom_id` between our lookup and our
+    /// create; User.com then refuses the duplicate with a 400. That 400 is not a bad message, so
+    /// instead of dead-lettering we look the company up once more and carry on with it.
+    async fn create_company(&self, group_id: &str, body: &Value) -> Result<Created> {
+        match self.client.create_company(body).await {
+            Ok(id) => Ok(Created::New(id)),
+            Err(e) if e.status() == Some(400) => match self.client.find_company(group_id).await? {
+                Some(id) => Ok(Created::Existing(id)),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// The company id for a group: cache, lookup, or a minimal create (`{custom_id}`).
@@ -751,11 +771,12 @@ impl Shared {
         let _guard = self.company_lock(group_id).lock().await;
         let id = match self.client.find_company(group_id).await? {
             Some(id) => id,
-            None => {
-                self.client
-                    .create_company(&json!({ "custom_id": group_id }))
-                    .await?
-            }
+            None => match self
+                .create_company(group_id, &json!({ "custom_id": group_id }))
+                .await?
+            {
+                Created::New(id) | Created::Existing(id) => id,
+            },
         };
         self.cache_company(group_id, id);
         Ok(id)
@@ -993,4 +1014,12 @@ mod tests {
         );
         assert_eq!(summary.total(), 3);
     }
+}
+
+/// How the company create obtained the company id.
+enum Created {
+    /// Our `POST /companies/` created it (the body is already applied).
+    New(i64),
+    /// It already existed (created concurrently elsewhere); the body still has to be applied.
+    Existing(i64),
 }

@@ -457,6 +457,74 @@ async fn a_lost_company_create_is_found_again_not_created_twice() {
 }
 
 #[tokio::test]
+async fn a_company_created_meanwhile_by_another_forwarder_is_adopted() {
+    let server = MockServer::start().await;
+    // Our lookup misses; another forwarder creates the company before our POST, which User.com
+    // refuses as a duplicate custom_id (400). We look it up again and update it instead of
+    // dead-lettering the message.
+    Mock::given(method("GET"))
+        .and(path("/api/public/companies-by-id/g1/"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/companies-by-id/g1/",
+        200,
+        json!({"id": 5}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/",
+        400,
+        json!({"custom_id": ["company with this custom_id already exists."]}),
+    )
+    .await;
+    answer(
+        &server,
+        "PUT",
+        "/api/public/companies/5/",
+        200,
+        json!({"id": 5}),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/api/public/users-by-id/u1/",
+        200,
+        json!({"id": 9, "user_key": "k"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/companies/5/add_member/",
+        200,
+        json!({}),
+    )
+    .await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![support::group("u1", "g1", "m1")])
+        .await;
+    assert_eq!(summary, delivered(1));
+    assert_eq!(bodies(&server, "/api/public/companies/").await.len(), 1);
+    assert_eq!(bodies(&server, "/api/public/companies/5/").await.len(), 1);
+    assert_eq!(
+        bodies(&server, "/api/public/companies/5/add_member/")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn one_users_messages_keep_their_order() {
     let server = MockServer::start().await;
     answer(
