@@ -971,6 +971,14 @@ impl DeadLetters {
     }
 }
 
+/// How the company create obtained the company id.
+enum Created {
+    /// Our `POST /companies/` created it (the body is already applied).
+    New(i64),
+    /// It already existed (created concurrently elsewhere); the body still has to be applied.
+    Existing(i64),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1014,12 +1022,4 @@ mod tests {
         );
         assert_eq!(summary.total(), 3);
     }
-}
-
-/// How the company create obtained the company id.
-enum Created {
-    /// Our `POST /companies/` created it (the body is already applied).
-    New(i64),
-    /// It already existed (created concurrently elsewhere); the body still has to be applied.
-    Existing(i64),
 }
