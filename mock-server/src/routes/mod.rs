@@ -220,12 +220,10 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
         read_body(body).await
     };
     let ctx = RequestCtx::default();
-    let (method, uri, headers) = if journaled {
-        (
-            parts.method.clone(),
-            parts.uri.clone(),
-            parts.headers.clone(),
-        )
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    // Headers are only copied for the journal (admin requests are not journaled).
+    let headers = if journaled {
+        parts.headers.clone()
     } else {
         Default::default()
     };
@@ -251,6 +249,12 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
             (jsonify_error(response).await, bytes)
         }
     };
+    tracing::debug!(
+        status = response.status().as_u16(),
+        "{} {}",
+        method,
+        uri.path()
+    );
     if journaled {
         let inner = std::mem::take(&mut *lock(&ctx.0));
         store.record(Entry::new(
