@@ -23,9 +23,11 @@
 //! surface is [`router`]; [`MockServer`] serves it on a port.
 
 pub mod coerce;
+mod dashboard;
 pub mod error;
 pub mod journal;
 pub mod model;
+pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod store;

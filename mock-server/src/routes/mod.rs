@@ -107,6 +107,8 @@ fn routes() -> Router<Store> {
     Router::new()
         .nest("/api/public", api)
         .nest("/__admin", admin::routes())
+        .merge(crate::dashboard::routes())
+        .merge(crate::openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -204,7 +206,8 @@ async fn read_body(body: Body) -> Result<Bytes> {
 
 async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let journaled = !parts.uri.path().starts_with("/__admin");
+    // The admin plane and the dashboard page (`/`) are tools, not API traffic: not journaled.
+    let journaled = !(parts.uri.path().starts_with("/__admin") || parts.uri.path() == "/");
     let at = chrono::Utc::now();
     let declared_too_big = parts
         .headers

@@ -9,6 +9,8 @@ mod binary;
 mod coercion;
 mod companies;
 mod concurrency;
+mod dashboard;
 mod events;
+mod openapi;
 mod persistence;
 mod users;

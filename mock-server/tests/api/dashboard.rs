@@ -1,0 +1,331 @@
+//! The dashboard at `/`: HTML content over real HTTP, live-update fragment, no secrets, and the
+//! real-browser test (tests/browser/dashboard.mjs in Debian's chromium, USERCOM_BROWSER_TESTS=1).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{expect, Mock};
+
+/// A user with custom attributes (one dropped), two page views, an event with data, a company.
+async fn seed(m: &Mock) {
+    let r = m
+        .post(
+            "/attributes/",
+            json!({"name": "Seats", "value_type": "integer", "content_type": "clientuser"}),
+        )
+        .await;
+    expect(&r, 201);
+    let r = m
+        .post(
+            "/attributes/",
+            json!({"name": "revenue", "value_type": "float", "content_type": "event"}),
+        )
+        .await;
+    expect(&r, 201);
+    let r = m
+        .post(
+            "/users/update_or_create/",
+            json!({"custom_id": "user-42", "email": "ada@example.com", "first_name": "Ada",
+                   "last_name": "Lovelace", "plan": "pro", "seats": "not a number"}),
+        )
+        .await;
+    expect(&r, 201);
+    let user = m.get("/users-by-id/user-42/").await.body;
+    for path in ["/", "/pricing"] {
+        let r = m
+            .post(
+                "/site-views/",
+                json!({"client_user": user["user_key"], "page_domain": "https://shop.example.com",
+                       "page_path": path}),
+            )
+            .await;
+        expect(&r, 201);
+    }
+    let r = m
+        .post(
+            "/users-by-id/user-42/events/",
+            json!({"name": "Order Completed", "data": {"revenue": "99.5", "currency": "EUR"}}),
+        )
+        .await;
+    expect(&r, 201);
+    let r = m
+        .post(
+            "/companies/",
+            json!({"custom_id": "company-7", "name": "Acme", "size": 40}),
+        )
+        .await;
+    expect(&r, 201);
+    let r = m
+        .post(
+            &format!("/companies/{}/add_member/", r.body["id"]),
+            json!({"user_custom_id": "user-42"}),
+        )
+        .await;
+    expect(&r, 200);
+}
+
+/// GET a dashboard URL (path relative to the server root) → (status, content type, body).
+async fn page(m: &Mock, path: &str) -> (u16, String, String) {
+    let r = m
+        .http
+        .get(format!("{}{path}", m.server.url()))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, ct, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn overview_shows_users_counts_attributes_companies_events_and_the_journal() {
+    let m = Mock::start().await;
+    seed(&m).await;
+    let (status, ct, html) = page(&m, "/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(ct.starts_with("text/html"), "{ct}");
+    for needle in [
+        r#"<tr data-user="user-42">"#,
+        "ada@example.com",
+        "Ada Lovelace",
+        r#"<td class="num" data-field="page_views">2</td>"#,
+        // custom attribute with its type (auto-created string)
+        r#"<code>plan</code>: pro <span class="type">string</span>"#,
+        r#"<tr data-event="Order Completed">"#,
+        "revenue (float)",
+        "currency (string)",
+        r#"<tr data-company="company-7">"#,
+        ">Acme</a>",
+        // the dropped attribute is a highlighted journal note
+        r#"<mark class="note">"#,
+        "seats",
+        r#"<th scope="col">"#,
+        r#"role="search""#,
+        r#"aria-live="polite""#,
+        "/__admin/dashboard/app.js",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?} in the page");
+    }
+    // Journal newest first: the company membership comes before the user creation.
+    let add = html.find("add_member").expect("journal lists add_member");
+    let create = html
+        .find("/users/update_or_create/")
+        .expect("journal lists the upsert");
+    assert!(add < create, "journal is newest first");
+    assert!(
+        !html.contains(&m.key()),
+        "the page must not contain the API key"
+    );
+}
+
+#[tokio::test]
+async fn search_and_click_through_user_events_company() {
+    let m = Mock::start().await;
+    seed(&m).await;
+    m.user("someone-else").await;
+    let (_, _, html) = page(&m, "/?q=ADA%40example").await;
+    assert!(html.contains(r#"data-user="user-42""#));
+    assert!(
+        !html.contains(r#"data-user="someone-else""#),
+        "search filters"
+    );
+    assert!(html.contains("1 user matching"));
+
+    let uid = m.get("/users-by-id/user-42/").await.body["id"].clone();
+    let (status, _, html) = page(&m, &format!("/?app=default&user={uid}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<h2 id="user-h">User user-42</h2>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<tr data-event="Order Completed">"#));
+    assert!(html.contains("/pricing"), "site views listed");
+    let cid = m
+        .api(Method::GET, "/companies-by-id/company-7/", None)
+        .await
+        .body["id"]
+        .clone();
+    let company_link = format!("/?app=default&amp;company={cid}");
+    assert!(
+        html.contains(&company_link),
+        "user page links to the company"
+    );
+
+    let (_, _, html) = page(&m, &format!("/?company={cid}")).await;
+    assert!(
+        html.contains(r#"<h2 id="company-h">Company Acme</h2>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("/?app=default&amp;user={uid}")),
+        "members link back"
+    );
+
+    let (_, _, html) = page(&m, "/?event=Order%20Completed").await;
+    assert!(html.contains("Event <q>Order Completed</q>"));
+    assert!(html.contains("user-42"));
+}
+
+#[tokio::test]
+async fn fragment_updates_with_etags_and_the_page_is_not_journaled() {
+    let m = Mock::start().await;
+    seed(&m).await;
+    let journal_before = m.journal().await.len();
+    let url = format!("{}/__admin/dashboard/fragment?app=default", m.server.url());
+    let r = m.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let body = r.text().await.unwrap();
+    assert!(body.contains(r#"data-field="page_views">2<"#));
+    assert!(!body.contains("<html"), "a fragment, not a page");
+
+    let r = m
+        .http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304, "unchanged content answers 304");
+
+    let key = m.get("/users-by-id/user-42/").await.body["user_key"].clone();
+    let r = m.post("/site-views/", json!({"client_user": key})).await;
+    expect(&r, 201);
+    let r = m
+        .http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "new data, new content");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"data-field="page_views">3<"#));
+
+    page(&m, "/").await;
+    // Only the two API calls above were journaled, not the page or the fragment polls.
+    assert_eq!(m.journal().await.len(), journal_before + 2);
+}
+
+#[tokio::test]
+async fn user_data_is_escaped_and_bad_queries_are_clear_errors() {
+    let m = Mock::start().await;
+    let r = m
+        .post(
+            "/users/",
+            json!({"custom_id": "<script>alert(1)</script>", "note": "\"><img src=x>"}),
+        )
+        .await;
+    expect(&r, 201);
+    let (_, _, html) = page(&m, "/").await;
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "custom_id must be escaped"
+    );
+    assert!(
+        !html.contains("<img src=x>"),
+        "attribute values must be escaped"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    let (status, ct, body) = page(&m, "/?user=abc").await;
+    assert_eq!(status, 400);
+    assert!(ct.starts_with("application/json"));
+    assert!(body.contains("user: `abc` is not a numeric id"), "{body}");
+    let (status, _, body) = page(&m, "/?app=nope").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("no app named `nope`"), "{body}");
+    let (status, _, html) = page(&m, "/?user=999").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No user with id 999"));
+}
+
+#[tokio::test]
+async fn assets_are_served_without_external_urls() {
+    let m = Mock::start().await;
+    for (path, ct) in [
+        ("/__admin/dashboard/app.js", "text/javascript"),
+        ("/__admin/dashboard/style.css", "text/css"),
+    ] {
+        let (status, got, body) = page(&m, path).await;
+        assert_eq!(status, 200);
+        assert!(got.starts_with(ct), "{got}");
+        assert!(
+            !body.contains("https://") && !body.contains("http://"),
+            "{path}"
+        );
+    }
+    let (_, _, html) = page(&m, "/").await;
+    // Only the simulator's own paths: no CDN, fonts or analytics.
+    assert!(!html.contains("https://") && !html.contains("http://"));
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The real-browser test. CI sets USERCOM_BROWSER_TESTS=1 (and installs chromium and
+/// tests/browser/node_modules); elsewhere it is skipped with a message.
+#[tokio::test]
+async fn dashboard_in_a_real_browser() {
+    if std::env::var("USERCOM_BROWSER_TESTS").as_deref() != Ok("1") {
+        eprintln!(
+            "SKIPPED dashboard_in_a_real_browser: set USERCOM_BROWSER_TESTS=1 (needs /usr/bin/chromium \
+             or $CHROMIUM, node, and `npm ci --prefix tests/browser`)"
+        );
+        return;
+    }
+    let root = repo_root();
+    let script = root.join("tests/browser/dashboard.mjs");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser`"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "no browser at {chromium}: install Debian's chromium or set CHROMIUM"
+    );
+    let m = Mock::start().await;
+    seed(&m).await;
+    let screenshot = root.join("target/dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let (url, key) = (m.server.url(), m.key());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .env("MOCK_URL", url)
+            .env("MOCK_API_KEY", key)
+            .env("USER_CUSTOM_ID", "user-42")
+            .env("EVENT_NAME", "Order Completed")
+            .env("COMPANY_NAME", "Acme")
+            .env("SCREENSHOT", &screenshot)
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("without a page reload"));
+    let png = std::fs::read(root.join("target/dashboard.png")).expect("screenshot saved");
+    assert!(png.starts_with(b"\x89PNG"), "screenshot is a PNG");
+}
