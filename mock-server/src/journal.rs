@@ -38,6 +38,8 @@ pub struct Entry {
     pub status: u16,
     /// Notes from the handler: dropped attributes, ignored read-only fields, …
     pub notes: Vec<String>,
+    /// The fault-injection rule that fired on this request, if any (rendered as `fault`).
+    pub fault: Option<Value>,
 }
 
 impl Entry {
@@ -69,6 +71,7 @@ impl Entry {
             body,
             status,
             notes,
+            fault: None,
         }
     }
 
@@ -101,7 +104,7 @@ impl Entry {
             serde_json::from_slice(&self.body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()))
         };
-        json!({
+        let mut v = json!({
             "app": self.app.as_deref(),
             "at": fmt_ts(self.at),
             "body": body,
@@ -112,7 +115,12 @@ impl Entry {
             "query": self.uri.query(),
             "seq": self.seq,
             "status": self.status,
-        })
+        });
+        // Only present when a fault fired, so entries without faults keep their shape.
+        if let Some(f) = &self.fault {
+            v["fault"] = f.clone();
+        }
+        v
     }
 }
 

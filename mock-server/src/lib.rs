@@ -25,10 +25,12 @@
 pub mod coerce;
 mod dashboard;
 pub mod error;
+pub mod faults;
 pub mod journal;
 pub mod model;
 pub mod openapi;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod store;
 pub mod time;

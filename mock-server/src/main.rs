@@ -10,7 +10,8 @@ use usercom_mock::{MockServer, DEFAULT_API_KEY};
 /// A stateful local User.com REST API simulator.
 ///
 /// Serves User.com's public REST API (v2 shapes) under /api/public/ and an admin plane under
-/// /__admin/ (reset, state, apps, revoke, trusted domains, request journal, clock). The first
+/// /__admin/ (reset, state, apps, revoke, trusted domains, request journal, clock, fault
+/// injection). The admin plane listens with the API (loopback by default). The first
 /// line on stdout is `usercom-mock listening on http://ADDR`. Stops cleanly on SIGINT/SIGTERM.
 /// Logging goes to stderr and is filtered by RUST_LOG (default: info).
 #[derive(Debug, Parser)]
@@ -38,9 +39,31 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
 
+    /// Arm a fault-injection rule at start; repeatable. JSON as for POST /__admin/faults, e.g.
+    /// '{"match":{"method":"POST"},"effect":{"status":503,"retry_after":2},"times":3}'.
+    /// Effects: status (+ body, retry_after), latency_ms (N or [MIN, MAX]), reset,
+    /// rate_limit {requests, window_ms, retry_after}; "when": "before" | "after"; "times": N;
+    /// "probability": P with "seed": S. An invalid rule stops start-up naming the field.
+    #[arg(long = "fault", value_name = "JSON", value_parser = parse_json)]
+    faults: Vec<serde_json::Value>,
+
+    /// Require `Authorization: Bearer TOKEN` on every /__admin/ request (401 otherwise).
+    /// Prefer the environment variable: command lines are visible to other local users.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "USERCOM_MOCK_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -101,6 +124,12 @@ async fn main() -> ExitCode {
     }
     if let Some(p) = &cli.state_file {
         builder = builder.state_file(p);
+    }
+    for rule in cli.faults {
+        builder = builder.fault(rule);
+    }
+    if let Some(t) = cli.admin_token {
+        builder = builder.admin_token(t);
     }
     let server = match builder.start().await {
         Ok(s) => s,

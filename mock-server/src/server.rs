@@ -33,6 +33,8 @@ pub struct MockServerBuilder {
     journal_capacity: usize,
     scenario_file: Option<PathBuf>,
     state_file: Option<PathBuf>,
+    admin_token: Option<String>,
+    faults: Vec<serde_json::Value>,
 }
 
 impl Default for MockServerBuilder {
@@ -43,6 +45,8 @@ impl Default for MockServerBuilder {
             journal_capacity: 10_000,
             scenario_file: None,
             state_file: None,
+            admin_token: None,
+            faults: vec![],
         }
     }
 }
@@ -75,6 +79,19 @@ impl MockServerBuilder {
     /// Load state from this file at start (when it exists) and save it at shutdown.
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` on every `/__admin/…` request (401 otherwise).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Arm a fault-injection rule at start (repeatable; the JSON of `POST /__admin/faults`).
+    /// An invalid rule makes [`MockServerBuilder::start`] fail with a message naming the field.
+    pub fn fault(mut self, rule: serde_json::Value) -> Self {
+        self.faults.push(rule);
         self
     }
 
@@ -111,6 +128,11 @@ impl MockServerBuilder {
             }
         }
         store.ensure_default_key()?;
+        store.set_admin_token(self.admin_token.as_deref())?;
+        for (i, rule) in self.faults.iter().enumerate() {
+            crate::faults::http::add_rule(&store, rule)
+                .map_err(|e| Error::Config(format!("fault rule #{}: {e}", i + 1)))?;
+        }
         Ok(store)
     }
 
@@ -138,6 +160,13 @@ impl MockServerBuilder {
             .next()
             .unwrap_or_default();
         tracing::info!(%addr, "usercom-mock started");
+        if !addr.ip().is_loopback() && self.admin_token.is_none() {
+            tracing::warn!(
+                %addr,
+                "the admin plane (/__admin/) is reachable beyond this machine without a token; \
+                 consider --admin-token"
+            );
+        }
         Ok(MockServer {
             addr,
             api_key,
@@ -247,6 +276,13 @@ impl MockServer {
         // Write then rename, so an interrupted save never leaves a truncated state file.
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).map_err(|e| err(e.to_string()))?;
+        // The state file holds the API keys: readable by its owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| err(e.to_string()))?;
+        }
         std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
         Ok(())
     }

@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 
 use crate::coerce::{ContentType, ValueType};
 use crate::error::{Error, Result};
+use crate::faults::Faults;
 use crate::journal::{Entry, Journal};
 use crate::model::{self, AppData, Notes};
 
@@ -146,8 +147,9 @@ struct KeyEntry {
 pub enum AuthFailure {
     /// No such key (401).
     Unknown,
-    /// The key was revoked (403).
-    Revoked,
+    /// The key was revoked (403). Carries the key's app, so the request is still journaled
+    /// under it.
+    Revoked(Arc<App>),
 }
 
 #[derive(Debug)]
@@ -158,6 +160,8 @@ struct Inner {
     next_app: AtomicU64,
     key_rng: Mutex<u64>,
     scenario: Option<Scenario>,
+    faults: Faults,
+    admin_token: RwLock<Option<String>>,
 }
 
 /// The cloneable handle to all simulator state (cheap to clone: one `Arc`).
@@ -180,6 +184,8 @@ impl Store {
             next_app: AtomicU64::new(1),
             key_rng: Mutex::new(0x5eed_cafe_f00d_u64),
             scenario,
+            faults: Faults::default(),
+            admin_token: RwLock::new(None),
         }));
         store.ensure_app(DEFAULT_APP);
         for k in default_keys {
@@ -243,9 +249,10 @@ impl Store {
     /// Add an API key to an app. A key belongs to exactly one app.
     pub fn add_key(&self, app: &str, key: &str) -> Result<()> {
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(Error::Config(format!(
-                "API key `{key}` must be non-empty and without spaces"
-            )));
+            // The key itself is not echoed: error messages end up in logs.
+            return Err(Error::Config(
+                "an API key must be non-empty and without spaces".into(),
+            ));
         }
         let app = self.ensure_app(app);
         let mut keys = write(&self.0.keys);
@@ -270,9 +277,57 @@ impl Store {
     pub fn authenticate(&self, key: &str) -> std::result::Result<Arc<App>, AuthFailure> {
         match read(&self.0.keys).get(key) {
             None => Err(AuthFailure::Unknown),
-            Some(e) if e.revoked => Err(AuthFailure::Revoked),
+            Some(e) if e.revoked => Err(AuthFailure::Revoked(e.app.clone())),
             Some(e) => Ok(e.app.clone()),
         }
+    }
+
+    /// The app of a key, revoked or not (fault matching and journaling).
+    pub fn app_of_any_key(&self, key: &str) -> Option<Arc<App>> {
+        read(&self.0.keys).get(key).map(|e| e.app.clone())
+    }
+
+    /// Fingerprints of an app's keys (never the keys) and whether each is revoked.
+    pub fn key_fingerprints(&self, app: &App) -> Vec<(String, bool)> {
+        let keys = read(&self.0.keys);
+        app.keys()
+            .iter()
+            .map(|k| {
+                let revoked = keys.get(k).is_some_and(|e| e.revoked);
+                (crate::security::fingerprint(k), revoked)
+            })
+            .collect()
+    }
+
+    /// The fault-injection rules.
+    pub fn faults(&self) -> &Faults {
+        &self.0.faults
+    }
+
+    /// Require `Authorization: Bearer <token>` on the admin plane (`None`: no token).
+    pub fn set_admin_token(&self, token: Option<&str>) -> Result<()> {
+        if let Some(t) = token {
+            if t.is_empty() || t.contains(char::is_whitespace) {
+                return Err(Error::Config(
+                    "the admin token must be non-empty and without spaces".into(),
+                ));
+            }
+        }
+        *write(&self.0.admin_token) = token.map(str::to_owned);
+        Ok(())
+    }
+
+    /// The admin token, if one is required.
+    pub fn admin_token(&self) -> Option<String> {
+        read(&self.0.admin_token).clone()
+    }
+
+    /// A redactor for every secret this store knows: all API keys (revoked too) and the admin
+    /// token.
+    pub fn redactor(&self) -> crate::security::Redactor {
+        let mut secrets: Vec<String> = read(&self.0.keys).keys().cloned().collect();
+        secrets.extend(self.admin_token());
+        crate::security::Redactor::new(secrets)
     }
 
     /// Revoke a key: later requests with it get 403.
@@ -374,12 +429,17 @@ impl Store {
         lock(&self.0.journal).push(e);
     }
 
-    /// The journal as JSON (one app's entries, or all).
+    /// The journal as JSON (one app's entries, or all). Any known secret a client sent outside
+    /// the `Authorization` header is masked too.
     pub fn journal_json(&self, app: Option<&str>) -> Vec<Value> {
-        lock(&self.0.journal)
+        let redactor = self.redactor();
+        let mut entries: Vec<Value> = lock(&self.0.journal)
             .entries(app)
             .map(Entry::to_json)
-            .collect()
+            .collect();
+        // Masking happens after the journal lock is released.
+        entries.iter_mut().for_each(|e| redactor.apply(e));
+        entries
     }
 
     /// Clear the journal (one app's entries, or all).

@@ -1,4 +1,5 @@
-//! The admin plane (`/__admin/…`): test set-up and inspection. No authentication (local tool).
+//! The admin plane (`/__admin/…`): test set-up and inspection. Bound with the API (loopback by
+//! default); with an admin token the pipeline requires `Authorization: Bearer <token>` first.
 //! Every endpoint takes an optional `?app=NAME` (default `default`); for the journal, no `?app`
 //! means every entry (requests with an unknown key belong to no app).
 
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::{created, json_object, ok, Params};
 use crate::error::{Error, Result};
+use crate::faults::http as faults;
 use crate::model::{clock_json, type_name};
 use crate::store::Store;
 use crate::time::{fmt_ts, parse_datetime};
@@ -26,6 +28,14 @@ pub(crate) fn routes() -> Router<Store> {
         .route("/requests", get(requests).delete(clear_requests))
         .route("/clock", get(get_clock).put(set_clock))
         .route("/clock/advance", post(advance))
+        .route(
+            "/faults",
+            post(faults::create).get(faults::list).delete(faults::clear),
+        )
+        .route(
+            "/faults/{id}",
+            get(faults::get_one).delete(faults::delete_one),
+        )
 }
 
 fn app_param(p: &Params) -> Option<&str> {
@@ -45,7 +55,15 @@ async fn list_apps(store: axum::extract::State<Store>) -> Response {
     let apps: Vec<Value> = store
         .apps()
         .iter()
-        .map(|a| json!({"app": &*a.name, "keys": a.keys().len()}))
+        .map(|a| {
+            // Keys as fingerprints only: admin answers never carry a secret.
+            let fingerprints: Vec<Value> = store
+                .key_fingerprints(a)
+                .into_iter()
+                .map(|(fp, revoked)| json!({"key": fp, "revoked": revoked}))
+                .collect();
+            json!({"api_keys": fingerprints, "app": &*a.name, "keys": a.keys().len()})
+        })
         .collect();
     ok(apps.into())
 }

@@ -152,7 +152,7 @@ struct CtxInner {
 }
 
 impl RequestCtx {
-    fn set_app(&self, app: &Arc<str>) {
+    pub(crate) fn set_app(&self, app: &Arc<str>) {
         lock(&self.0).app = Some(app.clone());
     }
     /// Append journal notes.
@@ -208,7 +208,15 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
     let (mut parts, body) = req.into_parts();
     // The admin plane and the dashboard page (`/`) are tools, not API traffic: not journaled.
     let journaled = !(parts.uri.path().starts_with("/__admin") || parts.uri.path() == "/");
+    // Admin token (issue 5): checked before the body is read; the 401 never echoes what was sent.
+    if parts.uri.path().starts_with("/__admin") {
+        let token = store.admin_token();
+        if let Err(denied) = crate::security::check_admin_token(token.as_deref(), &parts.headers) {
+            return denied;
+        }
+    }
     let at = chrono::Utc::now();
+    let started = std::time::Instant::now();
     let declared_too_big = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -230,46 +238,72 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
     } else {
         Default::default()
     };
+    let (mut fault, mut answered) = (None, true);
     let (response, bytes) = match bytes {
         Err(e) => (e.into_response(), Bytes::new()),
         Ok(bytes) => {
+            // Fault injection (issue 5, `crate::faults`): without an armed rule `target` is one
+            // atomic load and `around` just runs the request.
+            let target = if journaled {
+                crate::faults::http::target(&store, &parts)
+            } else {
+                None
+            };
+            if let Some(app) = target.as_ref().and_then(|t| t.app.as_ref()) {
+                ctx.set_app(app);
+            }
             parts.extensions.insert(ctx.clone());
             let req = Request::from_parts(parts, Body::from(bytes.clone()));
-            // Fault injection hook (issue 5): a rule matched on method / path prefix / app could
-            // answer here, or wrap `next.run` to act after the request was applied.
-            let response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-                Ok(r) => r,
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "panic".to_owned());
-                    tracing::error!("handler panicked: {what}");
-                    Error::Internal(what).into_response()
-                }
+            let run = async move {
+                let response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".to_owned());
+                        tracing::error!("handler panicked: {what}");
+                        Error::Internal(what).into_response()
+                    }
+                };
+                jsonify_error(response).await
             };
-            (jsonify_error(response).await, bytes)
+            let outcome = crate::faults::http::around(&store, target, run).await;
+            (fault, answered) = (outcome.fault, outcome.answered);
+            (outcome.response, bytes)
         }
     };
+    // The path is masked where it carries a key (`/__admin/api-keys/{key}/revoke`).
+    // One line per request: method, path, status, latency and app; never a header or a body.
+    let app = lock(&ctx.0).app.clone();
     tracing::debug!(
+        method = %method,
+        path = %crate::security::loggable_path(uri.path()),
         status = response.status().as_u16(),
-        "{} {}",
-        method,
-        uri.path()
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        app = app.as_deref().unwrap_or("-"),
+        "request"
     );
     if journaled {
         let inner = std::mem::take(&mut *lock(&ctx.0));
-        store.record(Entry::new(
+        let mut entry = Entry::new(
             at,
             inner.app,
             method,
             uri,
             headers,
             &bytes,
-            response.status().as_u16(),
+            // 0: the client got no answer (a connection-reset fault).
+            if answered {
+                response.status().as_u16()
+            } else {
+                0
+            },
             inner.notes,
-        ));
+        );
+        entry.fault = fault;
+        store.record(entry);
     }
     response
 }
@@ -352,10 +386,12 @@ impl FromRequestParts<Store> for Authed {
         let app = match store.authenticate(key) {
             Ok(app) => app,
             Err(AuthFailure::Unknown) => return Err(Error::Unauthorized("Invalid token.".into())),
-            Err(AuthFailure::Revoked) => {
+            Err(AuthFailure::Revoked(app)) => {
+                // Journaled under the key's app, so `?app=NAME` shows the refused request.
+                ctx.set_app(&app.name);
                 return Err(Error::Forbidden(
                     "API key revoked: check App settings > Advanced > Segment API keys".into(),
-                ))
+                ));
             }
         };
         ctx.set_app(&app.name);

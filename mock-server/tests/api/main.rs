@@ -12,5 +12,7 @@ mod concurrency;
 mod dashboard;
 mod events;
 mod openapi;
+mod faults;
 mod persistence;
+mod security;
 mod users;
