@@ -208,8 +208,9 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
     let (mut parts, body) = req.into_parts();
     // The admin plane and the dashboard page (`/`) are tools, not API traffic: not journaled.
     let journaled = !(parts.uri.path().starts_with("/__admin") || parts.uri.path() == "/");
-    // Admin token (issue 5): checked before the body is read; the 401 never echoes what was sent.
-    if parts.uri.path().starts_with("/__admin") {
+    // Admin token (issue 5), for the admin plane and the dashboard page (which shows every app's
+    // data): checked before the body is read; the 401 never echoes what was sent.
+    if !journaled {
         let token = store.admin_token();
         if let Err(denied) = crate::security::check_admin_token(token.as_deref(), &parts.headers) {
             return denied;

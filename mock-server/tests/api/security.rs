@@ -179,6 +179,11 @@ async fn admin_token_guards_the_admin_plane_only() {
             .await;
         expect(&r, 200);
     }
+    // The dashboard page shows every app's data: guarded too.
+    let page = format!("{}/", m.server.url());
+    assert_eq!(m.http.get(&page).send().await.unwrap().status(), 401);
+    let r = m.http.get(&page).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     // Writes too: a reset without the token changes nothing.
     m.user("keep-me").await;
     expect(
