@@ -25,8 +25,8 @@ pub async fn serve(
         .await
 }
 
-/// Options for [`MockServer`]; see [`MockServer::builder`].
-#[derive(Debug, Clone)]
+/// Options for [`MockServer`]; see [`MockServer::builder`]. Its `Debug` hides keys and token.
+#[derive(Clone)]
 pub struct MockServerBuilder {
     listen: SocketAddr,
     api_keys: Vec<String>,
@@ -35,6 +35,26 @@ pub struct MockServerBuilder {
     state_file: Option<PathBuf>,
     admin_token: Option<String>,
     faults: Vec<serde_json::Value>,
+}
+
+impl std::fmt::Debug for MockServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServerBuilder")
+            .field("listen", &self.listen)
+            .field(
+                "api_keys",
+                &format_args!("{} (redacted)", self.api_keys.len()),
+            )
+            .field("journal_capacity", &self.journal_capacity)
+            .field("scenario_file", &self.scenario_file)
+            .field("state_file", &self.state_file)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Default for MockServerBuilder {
@@ -188,7 +208,6 @@ fn read_scenario(p: &Path) -> Result<Scenario> {
 }
 
 /// A running simulator. Dropping it stops the server (and saves the state file, if any).
-#[derive(Debug)]
 pub struct MockServer {
     addr: SocketAddr,
     api_key: String,
@@ -196,6 +215,16 @@ pub struct MockServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     state_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .field("store", &self.store)
+            .field("state_file", &self.state_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MockServer {

@@ -37,14 +37,25 @@ fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One isolated User.com app.
-#[derive(Debug)]
+/// One isolated User.com app. Its `Debug` shows no key (secrets never reach a log line).
 pub struct App {
     /// Its name (`default`, or `app-N` for apps made over the admin plane).
     pub name: Arc<str>,
     data: Mutex<AppData>,
     trusted: RwLock<Vec<String>>,
     keys: RwLock<Vec<String>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("name", &self.name)
+            .field(
+                "keys",
+                &format_args!("{} (redacted)", read(&self.keys).len()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl App {
@@ -152,7 +163,6 @@ pub enum AuthFailure {
     Revoked(Arc<App>),
 }
 
-#[derive(Debug)]
 struct Inner {
     apps: RwLock<BTreeMap<String, Arc<App>>>,
     keys: RwLock<HashMap<String, KeyEntry>>,
@@ -162,6 +172,24 @@ struct Inner {
     scenario: Option<Scenario>,
     faults: Faults,
     admin_token: RwLock<Option<String>>,
+}
+
+/// Without keys, admin token or data: a `{:?}` of the store may end up in a log.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("apps", &read(&self.apps).keys().collect::<Vec<_>>())
+            .field(
+                "keys",
+                &format_args!("{} (redacted)", read(&self.keys).len()),
+            )
+            .field(
+                "admin_token",
+                &read(&self.admin_token).as_ref().map(|_| "[redacted]"),
+            )
+            .field("faults_armed", &self.faults.active())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The cloneable handle to all simulator state (cheap to clone: one `Arc`).

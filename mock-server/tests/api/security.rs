@@ -595,6 +595,14 @@ async fn secrets_never_appear_in_journal_state_admin_answers_or_errors() {
     assert!(fp.contains("(redacted"), "{apps}");
     assert!(apps.to_string().contains("\"revoked\":true"), "{apps}");
 
+    // Debug renderings (what a careless `{:?}` would log).
+    seen.push(format!("{:?}", m.server));
+    seen.push(format!(
+        "{:?}",
+        MockServer::builder()
+            .api_key(api_key)
+            .admin_token(admin_token)
+    ));
     let haystack = seen.join("\n");
     for s in secrets {
         assert!(!haystack.contains(s), "secret `{s}` leaked");
