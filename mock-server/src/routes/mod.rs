@@ -283,7 +283,7 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
         path = %crate::security::loggable_path(uri.path()),
         status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        app = app.as_deref().unwrap_or("-"),
+        app = %app.as_deref().unwrap_or("-"),
         "request"
     );
     if journaled {

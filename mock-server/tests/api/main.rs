@@ -13,6 +13,7 @@ mod dashboard;
 mod events;
 mod openapi;
 mod faults;
+mod logs;
 mod persistence;
 mod security;
 mod users;
