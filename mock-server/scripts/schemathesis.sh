@@ -33,7 +33,7 @@ if ! command -v "$st" >/dev/null 2>&1; then
 fi
 
 out="$(mktemp)"
-"$bin" --listen 127.0.0.1:0 --api-key "$key" --journal-capacity 1000 >"$out" 2>/dev/null &
+"$bin" --listen 127.0.0.1:0 --api-key "$key" --journal-capacity 1000 >"$out" 2>"${SIMULATOR_STDERR:-/dev/null}" &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true

@@ -137,8 +137,18 @@ impl ViewQuery {
     }
 }
 
-/// `GET /`: the whole page.
-async fn page(State(store): State<Store>, Params(p): Params) -> Result<Response> {
+/// `GET /`: the whole page. With an admin token (`--admin-token`) it is guarded like the admin
+/// plane it shows (the pipeline guards `/__admin/…`, so the fragment and assets already are).
+async fn page(
+    State(store): State<Store>,
+    Params(p): Params,
+    headers: HeaderMap,
+) -> Result<Response> {
+    if let Err(denied) =
+        crate::security::check_admin_token(store.admin_token().as_deref(), &headers)
+    {
+        return Ok(denied);
+    }
     let view = ViewQuery::parse(&p)?;
     let main = render_main(&store, &view)?;
     let html = render_page(&store, &view, &main);

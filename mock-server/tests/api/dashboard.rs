@@ -271,6 +271,28 @@ async fn assets_are_served_without_external_urls() {
     assert!(!html.contains("https://") && !html.contains("http://"));
 }
 
+#[tokio::test]
+async fn with_an_admin_token_the_page_is_guarded_like_the_admin_plane() {
+    let m = Mock::with(
+        usercom_mock::MockServer::builder()
+            .api_key("k")
+            .admin_token("dash-admin-token"),
+    )
+    .await;
+    let (status, _, body) = page(&m, "/").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("dash-admin-token"));
+    let r = m
+        .http
+        .get(m.server.url())
+        .header("Authorization", "Bearer dash-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("usercom-mock"));
+}
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
