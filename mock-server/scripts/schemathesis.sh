@@ -9,6 +9,7 @@
 #   SCHEMATHESIS         the schemathesis binary (default: .venv/bin/schemathesis, then PATH)
 #   SCHEMATHESIS_EXAMPLES examples per operation (default 10)
 #   SCHEMATHESIS_SEED     random seed (default 1: the same run every time)
+#   SIMULATOR_STDERR      file for the simulator's log (default: discarded)
 # Reports (JUnit) go to target/schemathesis/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
