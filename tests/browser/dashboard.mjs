@@ -1,7 +1,8 @@
 // Browser test of the usercom-mock dashboard, in Debian's chromium driven by playwright-core.
 //
-// Run by mock-server/tests/api/dashboard.rs (USERCOM_BROWSER_TESTS=1), which starts a simulator,
-// seeds a user with page views, an event and a company, and passes:
+// Run by tests/forwarder/dashboard.rs (USERCOM_BROWSER_TESTS=1), which starts a simulator and the
+// forwarder's ingress, sends a user's identify, page views, track and group through the ingress,
+// waits until they are delivered, and passes:
 //   MOCK_URL        simulator origin, e.g. http://127.0.0.1:PORT
 //   MOCK_API_KEY    an API key of the default app (used to send one more page view)
 //   USER_CUSTOM_ID  the seeded user's custom_id

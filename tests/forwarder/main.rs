@@ -6,9 +6,12 @@
 //! - `cli`: the built binary (`send`, `plan`, start-up errors, `--help`).
 //! - `e2e`: against the `usercom-mock` simulator, in process.
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
+//! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
+//!   `USERCOM_BROWSER_TESTS=1`).
 
 mod cli;
 mod clients;
+mod dashboard;
 mod e2e;
 mod ingress;
 mod requests;
