@@ -97,6 +97,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_s(pid):
+    """User + system CPU seconds used so far by a process (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     """VmRSS of a process, in kB (from /proc/PID/status)."""
     with open(f"/proc/{pid}/status") as f:
@@ -192,7 +199,8 @@ def startup_times(make_cmd, path, runs):
 # wrk
 
 
-def run_wrk(port, shape, seconds, users_file=None):
+def run_wrk(port, shape, seconds, users_file=None, pid=None):
+    """One wrk run; with `pid`, also the server's CPU time per request (robust to a busy machine)."""
     env = dict(os.environ)
     env.update(
         BENCH_SHAPE=shape,
@@ -204,13 +212,17 @@ def run_wrk(port, shape, seconds, users_file=None):
         "wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNS}", f"-d{seconds}s", "--timeout", "5s",
         "-s", LUA, f"http://127.0.0.1:{port}",
     ]
+    cpu0 = cpu_s(pid) if pid else None
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    cpu1 = cpu_s(pid) if pid else None
     line = next((l for l in r.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
     if r.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({r.returncode}): {r.stdout}\n{r.stderr}")
     d = json.loads(line[len("BENCH_JSON "):])
     d["rps"] = d["requests"] / (d["duration_us"] / 1e6)
     d["errors"] = sum(d[k] for k in d if k.startswith("err_"))
+    if pid:
+        d["server_cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / max(d["requests"], 1)
     return d
 
 
@@ -221,13 +233,14 @@ SHAPES = [
 ]
 
 
-def throughput(port, users_file, seconds, warmup):
+def throughput(port, users_file, seconds, warmup, pid):
     res = {}
     for shape, _label in SHAPES:
         if warmup:
             run_wrk(port, shape, warmup, users_file)
-        d = run_wrk(port, shape, seconds, users_file)
-        log(f"  {shape}: {d['rps']:.0f} req/s p50 {d['p50_us']/1000:.2f} ms p99 {d['p99_us']/1000:.2f} ms errors {d['errors']}")
+        d = run_wrk(port, shape, seconds, users_file, pid)
+        log(f"  {shape}: {d['rps']:.0f} req/s p50 {d['p50_us']/1000:.2f} ms p99 {d['p99_us']/1000:.2f} ms "
+            f"server CPU {d['server_cpu_us_per_req']:.1f} µs/req errors {d['errors']}")
         res[shape] = d
     return res
 
@@ -343,7 +356,7 @@ def bench_simulator(a, tmp):
     r["rss_idle_kb"] = rss_kb(p.pid)
     seed_mock(port, users)
     log(f"usercom-mock: throughput ({a.duration}s per shape, warm-up {a.warmup}s)")
-    r["shapes"] = throughput(port, users, a.duration, a.warmup)
+    r["shapes"] = throughput(port, users, a.duration, a.warmup, p.pid)
     r["rss_after_throughput_kb"] = rss_kb(p.pid)
     stop(p)
     log(f"usercom-mock: memory over {a.memory_requests:,} requests (events + site views)")
@@ -371,8 +384,13 @@ def bench_wiremock(a, tmp):
     if not wait_status(port, "/__admin/health"):
         raise RuntimeError("WireMock did not start")
     r["rss_idle_kb"] = rss_kb(p.pid)
+    if a.jvm_warmup:
+        # The JIT keeps speeding WireMock up long after a few seconds: give it extra mixed traffic.
+        log(f"WireMock: JIT warm-up, {a.jvm_warmup}s per shape")
+        for shape, _label in SHAPES:
+            run_wrk(port, shape, a.jvm_warmup, users)
     log(f"WireMock: throughput ({a.duration}s per shape, warm-up {a.warmup}s)")
-    r["shapes"] = throughput(port, users, a.duration, a.warmup)
+    r["shapes"] = throughput(port, users, a.duration, a.warmup, p.pid)
     r["rss_after_throughput_kb"] = rss_kb(p.pid)
     stop(p)
     log(f"WireMock: memory over up to {a.memory_requests:,} requests (cap {a.wiremock_memory_cap}s)")
@@ -586,7 +604,7 @@ def bench_gate(a):
         return r
     log("tests: cargo test --workspace --release --no-run (build, not timed)")
     b = subprocess.run(["cargo", "test", "--workspace", "--release", "--no-run"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=1800)
+                       capture_output=True, text=True, timeout=900)
     if b.returncode != 0:
         r["tests"] = {"error": "build failed: " + b.stderr.strip()[-500:]}
         log("  build failed (others may be editing the tree); skipping the timed run")
@@ -632,7 +650,10 @@ def machine():
         pass
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
     return {
+        "load_at_start": load,
         "nproc": os.cpu_count(),
         "cpu": model,
         "mem": mem,
@@ -659,6 +680,10 @@ def render(res, a):
     lines = [
         f"Run {res['date']} on {m['nproc']} cores ({m['cpu']}), {m['mem']} RAM, Linux {m['kernel']}; "
         f"{m['java']}; {m['wrk']}.",
+        "",
+        f"Load average at start {m['load_at_start']}, at end {res.get('load_at_end', '?')} (other work on the "
+        "machine shows up here: throughput figures are then pessimistic; server CPU µs per request is the "
+        "figure least affected).",
         "",
         f"**Load generator on the same machine**: wrk ({WRK_THREADS} threads, {WRK_CONNS} connections, "
         f"{a.duration} s per shape after a {a.warmup} s warm-up) shares the {m['nproc']} cores with the "
@@ -690,6 +715,10 @@ def render(res, a):
             wlat = f"{w['p50_us'] / 1000:.2f} / {w['p99_us'] / 1000:.2f} ms" if w else "n/a"
             lratio = f"{s['p99_us'] / max(w['p99_us'], 1):.2f}× (p99)" if w else "n/a"
             row(f"{label}: p50 / p99 latency", lat, wlat, lratio, "–", "–")
+            cpu = s["server_cpu_us_per_req"]
+            wcpu = w["server_cpu_us_per_req"] if w else None
+            row(f"{label}: server CPU time per request", f"{cpu:.1f} µs", f"{wcpu:.1f} µs" if w else "n/a",
+                f"{cpu / wcpu:.3f}×" if w else "n/a", "–", "–")
 
         su = statistics.median(sim["startup_ms"])
         wu = statistics.median(wm["startup_ms"]) if wm else None
@@ -758,6 +787,8 @@ def main():
     ap = argparse.ArgumentParser(description="usercom-mock vs WireMock, forwarder and gate benchmark")
     ap.add_argument("--duration", type=int, default=10, help="seconds per throughput run (default 10)")
     ap.add_argument("--warmup", type=int, default=5, help="warm-up seconds before each run (default 5; WireMock's JIT needs it)")
+    ap.add_argument("--jvm-warmup", type=int, default=0,
+                    help="extra warm-up seconds per shape for WireMock only (default 0)")
     ap.add_argument("--memory-requests", type=int, default=1_000_000)
     ap.add_argument("--memory-cap", type=int, default=120, help="seconds cap for usercom-mock's memory run")
     ap.add_argument("--wiremock-memory-cap", type=int, default=120, help="seconds cap for WireMock's memory run")
@@ -790,6 +821,8 @@ def main():
         if not a.skip_gate:
             res["gate"] = bench_gate(a)
     res["total_s"] = time.perf_counter() - started
+    with open("/proc/loadavg") as f:
+        res["load_at_end"] = " ".join(f.read().split()[:3])
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(res, f, indent=2)
     table = render(res, a)
