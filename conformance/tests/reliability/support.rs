@@ -283,8 +283,9 @@ fn profile_dir() -> PathBuf {
 /// The `usercom-forwarder` binary of this build profile, built on first use.
 ///
 /// Why build it here: `cargo test -p usercom-conformance` builds only the forwarder's library,
-/// and an old binary left in target/ would test yesterday's code. `cargo build` of one binary is
-/// a no-op when it is fresh. `USERCOM_FORWARDER_BIN` overrides (test another build).
+/// and an old binary left in target/ would test yesterday's code. A binary newer than the
+/// libraries is used as is; otherwise `cargo build` of that one binary runs first.
+/// `USERCOM_FORWARDER_BIN` overrides (test another build).
 pub fn forwarder_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -309,6 +310,19 @@ fn built_binary(package: &str, bin: &str, override_var: &str) -> PathBuf {
     }
     let dir = profile_dir();
     let path = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    // Fresh when newer than the libraries this test linked (`cargo test --workspace` built them
+    // together): then skip cargo, whose single-package build may resolve features differently
+    // from the workspace build and recompile dependencies for nothing.
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let libs = ["libusercom_forwarder.rlib", "libusercom_mock.rlib"];
+    if let Some(bin_time) = modified(&path) {
+        if libs
+            .iter()
+            .all(|lib| modified(&dir.join(lib)).is_some_and(|t| t <= bin_time))
+        {
+            return path;
+        }
+    }
     let profile = dir
         .file_name()
         .and_then(|n| n.to_str())
