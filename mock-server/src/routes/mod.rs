@@ -232,16 +232,28 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
         read_body(body).await
     };
     let ctx = RequestCtx::default();
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
-    // Headers are only copied for the journal (admin requests are not journaled).
-    let headers = if journaled {
-        parts.headers.clone()
-    } else {
-        Default::default()
-    };
+    let method = parts.method.clone();
+    // Only kept when the per-request debug line is enabled (it costs nothing otherwise).
+    let log_uri = tracing::enabled!(tracing::Level::DEBUG).then(|| parts.uri.clone());
+    // The journal entry owns a compact copy of path, headers and body, taken now (admin requests
+    // are not journaled); status, app and notes are filled in once the response is known.
+    let empty = Bytes::new();
+    let mut entry = journaled.then(|| {
+        let body = bytes.as_ref().unwrap_or(&empty);
+        Entry::new(
+            at,
+            None,
+            method.clone(),
+            &parts.uri,
+            &parts.headers,
+            body,
+            0,
+            vec![],
+        )
+    });
     let (mut fault, mut answered) = (None, true);
-    let (response, bytes) = match bytes {
-        Err(e) => (e.into_response(), Bytes::new()),
+    let response = match bytes {
+        Err(e) => e.into_response(),
         Ok(bytes) => {
             // Fault injection (issue 5, `crate::faults`): without an armed rule `target` is one
             // atomic load and `around` just runs the request.
@@ -254,7 +266,7 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
                 ctx.set_app(app);
             }
             parts.extensions.insert(ctx.clone());
-            let req = Request::from_parts(parts, Body::from(bytes.clone()));
+            let req = Request::from_parts(parts, Body::from(bytes));
             let run = async move {
                 let response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
                     Ok(r) => r,
@@ -272,37 +284,32 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
             };
             let outcome = crate::faults::http::around(&store, target, run).await;
             (fault, answered) = (outcome.fault, outcome.answered);
-            (outcome.response, bytes)
+            outcome.response
         }
     };
     // The path is masked where it carries a key (`/__admin/api-keys/{key}/revoke`).
     // One line per request: method, path, status, latency and app; never a header or a body.
-    let app = lock(&ctx.0).app.clone();
-    tracing::debug!(
-        method = %method,
-        path = %crate::security::loggable_path(uri.path()),
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        app = %app.as_deref().unwrap_or("-"),
-        "request"
-    );
-    if journaled {
-        let inner = std::mem::take(&mut *lock(&ctx.0));
-        let mut entry = Entry::new(
-            at,
-            inner.app,
-            method,
-            uri,
-            headers,
-            &bytes,
-            // 0: the client got no answer (a connection-reset fault).
-            if answered {
-                response.status().as_u16()
-            } else {
-                0
-            },
-            inner.notes,
+    if let Some(uri) = &log_uri {
+        let app = lock(&ctx.0).app.clone();
+        tracing::debug!(
+            method = %method,
+            path = %crate::security::loggable_path(uri.path()),
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            app = %app.as_deref().unwrap_or("-"),
+            "request"
         );
+    }
+    if let Some(mut entry) = entry.take() {
+        let inner = std::mem::take(&mut *lock(&ctx.0));
+        entry.app = inner.app;
+        entry.notes = inner.notes;
+        // 0: the client got no answer (a connection-reset fault).
+        entry.status = if answered {
+            response.status().as_u16()
+        } else {
+            0
+        };
         entry.fault = fault;
         store.record(entry);
     }
