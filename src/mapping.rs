@@ -72,6 +72,8 @@ pub use preview::preview;
 
 use crate::segment::{self, Kind, Message};
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
@@ -92,8 +94,9 @@ pub enum Decision {
 /// The planned operations for one message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
-    /// Segment call type (`identify`, `page`, `track`, `group`).
-    pub call: String,
+    /// Segment call type (`identify`, `page`, `track`, `group`): only these four are delivered,
+    /// so a static name (no allocation per message).
+    pub call: &'static str,
     /// The user this message is about: `userId`, else `anonymousId`.
     pub custom_id: String,
     /// Segment `messageId`, when present (used to apply duplicates once).
@@ -171,21 +174,24 @@ pub fn map(msg: &Message<'_>) -> Decision {
     let Some(custom_id) = msg.custom_id() else {
         return reject("message has neither userId nor anonymousId");
     };
-    let ops = match msg.kind {
-        Kind::Identify => vec![Op::UpsertUser {
-            custom_id: custom_id.to_owned(),
-            fields: user::identify_fields(msg),
-        }],
-        Kind::Page => page_ops(msg, custom_id),
+    let (call, ops) = match msg.kind {
+        Kind::Identify => (
+            "identify",
+            vec![Op::UpsertUser {
+                custom_id: custom_id.to_owned(),
+                fields: user::identify_fields(msg),
+            }],
+        ),
+        Kind::Page => ("page", page_ops(msg, custom_id)),
         Kind::Track => match track_op(msg, custom_id) {
-            Ok(op) => vec![op],
+            Ok(op) => ("track", vec![op]),
             Err(reason) => return reject(reason),
         },
         Kind::Group => {
             let Some(group_id) = msg.group_id.as_deref() else {
                 return reject("group message has no groupId");
             };
-            vec![
+            let ops = vec![
                 Op::UpsertCompany {
                     group_id: group_id.to_owned(),
                     fields: company::group_fields(msg),
@@ -197,12 +203,13 @@ pub fn map(msg: &Message<'_>) -> Decision {
                     group_id: group_id.to_owned(),
                     custom_id: custom_id.to_owned(),
                 },
-            ]
+            ];
+            ("group", ops)
         }
         Kind::Screen | Kind::Alias | Kind::Other(_) => unreachable!("skipped above"),
     };
     Decision::Deliver(Plan {
-        call: msg.kind.as_str().to_owned(),
+        call,
         custom_id: custom_id.to_owned(),
         message_id: msg.message_id.as_deref().map(str::to_owned),
         ops,
@@ -287,10 +294,17 @@ fn path_of_url(url: &str) -> &str {
 /// only the two rules above; inventing more (stripping punctuation, transliterating) would merge
 /// distinct traits (`a-b` and `a.b`) on our side without any evidence that User.com does so.
 /// No trimming either: `" plan"` → `"_plan"`, so the transformation stays predictable.
-pub fn name_std(key: &str) -> String {
+///
+/// Returns the key itself (borrowed, no allocation) when it is already normalised, which is the
+/// common case (`email`, `plan`, `order_id`): the mapping calls this for every trait.
+pub fn name_std(key: &str) -> Cow<'_, str> {
     if key.is_ascii() {
         // Most keys are ASCII (and most of those already normalised): byte-wise, no char
         // decoding. Mapping ASCII bytes to ASCII bytes keeps the string valid UTF-8.
+        let normalised = |b: u8| !b.is_ascii_uppercase() && !char::from(b).is_whitespace();
+        if key.bytes().all(normalised) {
+            return Cow::Borrowed(key);
+        }
         let bytes: Vec<u8> = key
             .bytes()
             .map(|b| {
@@ -301,7 +315,7 @@ pub fn name_std(key: &str) -> String {
                 }
             })
             .collect();
-        return String::from_utf8(bytes).unwrap_or_default();
+        return Cow::Owned(String::from_utf8(bytes).unwrap_or_default());
     }
     let mut out = String::with_capacity(key.len());
     for c in key.chars() {
@@ -311,7 +325,7 @@ pub fn name_std(key: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Text for a plain standard field: strings as sent, numbers and booleans stringified, `null`
@@ -350,19 +364,21 @@ fn add_custom_attributes(
         if consumed.contains(&key.as_str()) {
             continue;
         }
-        let mut std_key = name_std(key);
+        let std_key = name_std(key);
         if std_key.is_empty() {
             continue;
         }
-        if read_only.contains(&std_key.as_str()) {
-            std_key.insert_str(0, "segment_");
+        let std_key = if read_only.contains(&&*std_key) {
+            ["segment_", &std_key].concat()
         } else if let Some(converted) = standard(&std_key, value) {
             // A standard field: only fills a gap, with the field's own conversion.
             if let (Some(v), Entry::Vacant(slot)) = (converted, fields.entry(std_key)) {
                 slot.insert(v);
             }
             continue;
-        }
+        } else {
+            std_key.into_owned()
+        };
         if let Entry::Vacant(slot) = fields.entry(std_key) {
             slot.insert(value.clone());
         }

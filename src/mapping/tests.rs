@@ -952,7 +952,7 @@ fn every_capture_maps_as_expected() {
 
 fn check_capture_plan(name: &str, raw: &Value, p: &Plan) {
     let full_context = raw["context"].get("userAgent").is_some();
-    match (p.call.as_str(), &p.ops[..]) {
+    match (p.call, &p.ops[..]) {
         ("identify", [Op::UpsertUser { fields, .. }]) => {
             assert_eq!(fields["email"], "ada@example.com", "{name}");
             if full_context {

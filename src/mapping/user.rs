@@ -131,28 +131,27 @@ pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
 /// The context part of the table in the module docs.
 fn add_context_fields(fields: &mut Map<String, Value>, msg: &Message<'_>) {
     let ctx = msg.context.fields();
-    let ua = ctx.user_agent.map(parse_user_agent).unwrap_or_default();
-
-    let mut put = |key: &str, value: Option<String>| {
+    let mut put = |key: &str, value: Option<&str>| {
         if let Some(v) = value {
-            fields.insert(key.to_owned(), Value::String(v));
+            fields.insert(key.to_owned(), Value::String(v.to_owned()));
         }
     };
-    let owned = |s: Option<&str>| s.map(str::to_owned);
-    put("user_agent", owned(ctx.user_agent));
-    put("os", owned(ctx.os_name).or(ua.os));
-    put("device_name", owned(ctx.device_name));
-    put("device_type", owned(ctx.device_type).or(ua.category));
-    put("language", owned(ctx.locale));
-    put(
-        "resolution",
-        ctx.screen_size.map(|(w, h)| format!("{w}x{h}")),
-    );
-    put("ip_address", owned(ctx.ip));
-    put("browser_family", ua.name);
-    put("browser_version", ua.version);
-    put("timezone", owned(ctx.timezone));
-    put("current_url", owned(ctx.page_url));
+    put("user_agent", ctx.user_agent);
+    // Read the memoised answer in place: each value is copied once, into its field.
+    with_user_agent(ctx.user_agent.unwrap_or(""), |ua| {
+        put("os", ctx.os_name.or(ua.os.as_deref()));
+        put("device_name", ctx.device_name);
+        put("device_type", ctx.device_type.or(ua.category.as_deref()));
+        put("language", ctx.locale);
+        if let Some((w, h)) = ctx.screen_size {
+            put("resolution", Some(&format!("{w}x{h}")));
+        }
+        put("ip_address", ctx.ip);
+        put("browser_family", ua.name.as_deref());
+        put("browser_version", ua.version.as_deref());
+    });
+    put("timezone", ctx.timezone);
+    put("current_url", ctx.page_url);
 }
 
 /// What a user agent string says, as `woothee` reads it (`None` where it says `UNKNOWN`).
@@ -168,22 +167,36 @@ pub struct UserAgentInfo {
     pub version: Option<String>,
 }
 
+/// User agents remembered per thread (see [`parse_user_agent`]).
+const USER_AGENT_MEMO: usize = 8;
+
 thread_local! {
-    /// The last user agent parsed on this thread, and what it said. One entry, keyed by the
-    /// whole string, so it can never be stale: messages from one client arrive together (one
-    /// batch, one session), and a repeat then costs a string comparison instead of a parse
-    /// (woothee takes 1.5-2 µs, as much as the rest of an identify's mapping).
-    static LAST_USER_AGENT: RefCell<Option<(String, UserAgentInfo)>> = const { RefCell::new(None) };
+    /// The last few user agents parsed on this thread, and what they said, most recent first.
+    /// Keyed by the whole string, so an entry can never be stale: messages from one client
+    /// arrive together (one batch, one session), and a repeat then costs a string comparison
+    /// instead of a parse (woothee takes 1.5-3 µs, as much as the rest of an identify's mapping).
+    /// A few entries rather than one: a batch interleaving two or three clients (a web and a
+    /// mobile app) would otherwise miss every time (`cargo bench --bench mapping`, "two UAs").
+    static USER_AGENTS: RefCell<Vec<(String, UserAgentInfo)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Parses a user agent with `woothee`, reusing the previous answer for a repeated string.
+/// Parses a user agent with `woothee`, reusing the answer for a recently seen string.
 pub fn parse_user_agent(ua: &str) -> UserAgentInfo {
-    LAST_USER_AGENT.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((cached, info)) = last.as_ref() {
-            if cached == ua {
-                return info.clone();
-            }
+    with_user_agent(ua, UserAgentInfo::clone)
+}
+
+/// Calls `f` with what `ua` says (empty: nothing known), parsing it only when it is not among
+/// the last [`USER_AGENT_MEMO`] seen on this thread.
+fn with_user_agent<R>(ua: &str, f: impl FnOnce(&UserAgentInfo) -> R) -> R {
+    if ua.is_empty() {
+        return f(&UserAgentInfo::default());
+    }
+    USER_AGENTS.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if let Some(i) = memo.iter().position(|(cached, _)| cached == ua) {
+            // Most recent first, so the common single-client case hits at index 0.
+            memo[..=i].rotate_right(1);
+            return f(&memo[0].1);
         }
         let known =
             |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
@@ -196,8 +209,11 @@ pub fn parse_user_agent(ua: &str) -> UserAgentInfo {
             },
             None => UserAgentInfo::default(),
         };
-        *last = Some((ua.to_owned(), info.clone()));
-        info
+        if memo.len() == USER_AGENT_MEMO {
+            memo.pop();
+        }
+        memo.insert(0, (ua.to_owned(), info));
+        f(&memo[0].1)
     })
 }
 
@@ -331,6 +347,23 @@ mod tests {
             parse_user_agent("analytics-python/2.4.0"),
             UserAgentInfo::default()
         );
+    }
+
+    #[test]
+    fn user_agent_memo_answers_for_the_string_asked_beyond_its_size() {
+        let ua = |n: usize| {
+            format!(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+                 (KHTML, like Gecko) Chrome/{n}.0.0.0 Safari/537.36"
+            )
+        };
+        let versions = 100..100 + 2 * USER_AGENT_MEMO + 1;
+        // Forwards then backwards: hits, misses and evictions, each answer for its own string.
+        for n in versions.clone().chain(versions.rev()) {
+            let info = parse_user_agent(&ua(n));
+            assert_eq!(info.version, Some(format!("{n}.0.0.0")), "user agent #{n}");
+            assert_eq!(info.name.as_deref(), Some("Chrome"));
+        }
     }
 
     #[test]
