@@ -7,6 +7,7 @@
 //!
 //! Validation always happens before the first mutation, so a 400 leaves the state untouched.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -378,7 +379,9 @@ struct Indexes {
     user_by_custom_id: HashMap<String, u64>,
     user_by_key: HashMap<String, u64>,
     company_by_custom_id: HashMap<String, u64>,
-    attr: HashMap<(ContentType, String), usize>,
+    /// Attribute definition index by `name_std`, one map per content type (indexed by
+    /// [`ct_slot`]) so a lookup takes a `&str` instead of building an owned key.
+    attr: [HashMap<String, usize>; 3],
     event_by_name: HashMap<String, u64>,
     tag_by_name: HashMap<String, u64>,
 }
@@ -463,7 +466,7 @@ impl AppData {
             }
         }
         for (i, a) in self.attributes.iter().enumerate() {
-            idx.attr.insert((a.content_type, a.name_std.clone()), i);
+            idx.attr[ct_slot(a.content_type)].insert(a.name_std.clone(), i);
         }
         for e in &self.event_defs {
             idx.event_by_name.insert(e.name.clone(), e.id);
@@ -514,7 +517,7 @@ impl AppData {
                 format!("`{std}` is a standard field, not a custom attribute"),
             ));
         }
-        if self.idx.attr.contains_key(&(content_type, std.clone())) {
+        if self.idx.attr[ct_slot(content_type)].contains_key(&std) {
             return Err(Error::bad(
                 "name",
                 format!(
@@ -558,9 +561,7 @@ impl AppData {
             choices,
             allow_multiple_choices,
         };
-        self.idx
-            .attr
-            .insert((content_type, name_std), self.attributes.len());
+        self.idx.attr[ct_slot(content_type)].insert(name_std, self.attributes.len());
         self.attributes.push(def);
         &self.attributes[self.attributes.len() - 1]
     }
@@ -573,15 +574,16 @@ impl AppData {
     }
 
     /// The conversion rule for one custom key. Returns the value to store (`Some(Value::Null)`
-    /// clears a defined attribute) or `None` when nothing is written.
-    fn convert_custom(
+    /// clears a defined attribute) or `None` when nothing is written. The name borrows `key`
+    /// when `key` already is its own `name_std` (no allocation on the hot path).
+    fn convert_custom<'k>(
         &mut self,
         ct: ContentType,
-        key: &str,
+        key: &'k str,
         v: &Value,
         notes: &mut Notes,
-    ) -> Option<(String, Value)> {
-        let std = coerce::name_std(key);
+    ) -> Option<(Cow<'k, str>, Value)> {
+        let std = coerce::name_std_cow(key);
         if std.is_empty() {
             notes.push(format!(
                 "ignored {} attribute with an empty name",
@@ -589,7 +591,7 @@ impl AppData {
             ));
             return None;
         }
-        match self.idx.attr.get(&(ct, std.clone())) {
+        match self.idx.attr[ct_slot(ct)].get(&*std) {
             Some(&i) => {
                 if v.is_null() {
                     return Some((std, Value::Null));
@@ -612,7 +614,7 @@ impl AppData {
                 // The destination doc: an unknown attribute is created with type string.
                 self.push_attr(
                     key.trim().to_owned(),
-                    std.clone(),
+                    std.clone().into_owned(),
                     ValueType::String,
                     ct,
                     vec![],
@@ -752,7 +754,10 @@ impl AppData {
         let custom: Vec<(String, Value)> = p
             .custom
             .iter()
-            .filter_map(|(k, v)| self.convert_custom(ContentType::Clientuser, k, v, notes))
+            .filter_map(|(k, v)| {
+                self.convert_custom(ContentType::Clientuser, k, v, notes)
+                    .map(|(k, v)| (k.into_owned(), v))
+            })
             .collect();
         let tags = self.tag_ids(&p.tags);
         if let Some(cid) = p.company {
@@ -1001,12 +1006,19 @@ impl AppData {
                 (id, true)
             }
         };
-        let mut stored = Map::new();
+        // The converted pairs in first-seen key order, a later value replacing an earlier one of
+        // the same `name_std` (what inserting into a JSON map did), written straight to text.
+        let mut stored: Vec<(Cow<'_, str>, Value)> = Vec::new();
         if let Some(data) = data {
+            stored.reserve(data.len());
             for (k, v) in data {
                 if let Some((k, v)) = self.convert_custom(ContentType::Event, k, v, notes) {
-                    if !v.is_null() {
-                        stored.insert(k, v);
+                    if v.is_null() {
+                        continue;
+                    }
+                    match stored.iter_mut().find(|(s, _)| *s == k) {
+                        Some(slot) => slot.1 = v,
+                        None => stored.push((k, v)),
                     }
                 }
             }
@@ -1014,7 +1026,7 @@ impl AppData {
         let text: Box<str> = if stored.is_empty() {
             Box::from("")
         } else {
-            Value::Object(stored).to_string().into_boxed_str()
+            data_text(&stored).into_boxed_str()
         };
         self.ids.occurrence += 1;
         let id = self.ids.occurrence;
@@ -1107,7 +1119,10 @@ impl AppData {
         let custom: Vec<(String, Value)> = p
             .custom
             .iter()
-            .filter_map(|(k, v)| self.convert_custom(ContentType::Company, k, v, notes))
+            .filter_map(|(k, v)| {
+                self.convert_custom(ContentType::Company, k, v, notes)
+                    .map(|(k, v)| (k.into_owned(), v))
+            })
             .collect();
         let tags = self.tag_ids(&p.tags);
         let Some(c) = self.companies.get_mut(&id) else {
@@ -1275,6 +1290,32 @@ impl AppData {
             "users": users,
         })
     }
+}
+
+/// Index of a content type in [`Indexes::attr`].
+fn ct_slot(ct: ContentType) -> usize {
+    match ct {
+        ContentType::Clientuser => 0,
+        ContentType::Company => 1,
+        ContentType::Event => 2,
+    }
+}
+
+/// `{"k":v,…}` as compact JSON text (the same bytes as serialising the equivalent map).
+fn data_text(pairs: &[(Cow<'_, str>, Value)]) -> String {
+    let mut out = Vec::with_capacity(16 * pairs.len() + 2);
+    out.push(b'{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail, and a `Value` always serialises.
+        let _ = serde_json::to_writer(&mut out, &**k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, v);
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A site view as JSON.
