@@ -45,7 +45,8 @@ pub struct Entry {
 /// (`http` rejects it), so `\0` separates them unambiguously.
 #[derive(Debug, Clone)]
 struct Raw {
-    buf: Box<[u8]>,
+    /// A `Vec` sized up front (redaction only shortens it): no shrinking reallocation.
+    buf: Vec<u8>,
     /// End of the path.
     path_end: u32,
     /// End of `?query` (equal to `path_end` when there is no query).
@@ -110,7 +111,7 @@ impl Raw {
         // Offsets fit: a request line and headers are far below 4 GiB (hyper limits them).
         let off = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Raw {
-            buf: buf.into_boxed_slice(),
+            buf,
             path_end: off(path_end),
             query_end: off(query_end),
             headers_end: off(headers_end),

@@ -5,9 +5,12 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::{created, json_object, ok, opt_str, parse_id, req_str, Authed, Pager, RequestCtx};
+use super::{
+    created_typed, json_object, ok, opt_str, parse_id, req_str, Authed, Pager, RequestCtx,
+};
 use crate::error::{Error, Result};
 use crate::model::{type_name, AppData};
 use crate::store::App;
@@ -24,6 +27,25 @@ fn timestamp(body: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
             )
         }),
     }
+}
+
+/// The answer to an event: `{"created": …, "id": …}`. A struct (fields in this order) rather
+/// than `json!`: serialised directly, without building and hashing a map per request.
+#[derive(Serialize)]
+struct EventCreated {
+    created: bool,
+    id: u64,
+}
+
+/// The answer to a site view (keys in the order `json!` used to write them: sorted).
+#[derive(Serialize)]
+struct SiteViewCreated<'a> {
+    client_user: &'a str,
+    id: u64,
+    page_domain: &'a str,
+    page_path: &'a str,
+    timestamp: String,
+    title: Option<&'a str>,
 }
 
 /// The parts of an event body that do not need the lock.
@@ -63,7 +85,10 @@ fn record(
     });
     ctx.note(notes);
     let out = r?;
-    Ok(created(json!({"created": out.created, "id": out.id})))
+    Ok(created_typed(&EventCreated {
+        created: out.created,
+        id: out.id,
+    }))
 }
 
 /// `POST /events/` with `user_id` = internal id.
@@ -170,12 +195,12 @@ pub(crate) async fn site_view(Authed(app): Authed, body: Bytes) -> Result<Respon
             at,
         ))
     })?;
-    Ok(created(json!({
-        "client_user": key,
-        "id": id,
-        "page_domain": page_domain,
-        "page_path": page_path,
-        "timestamp": fmt_ts(at),
-        "title": title,
-    })))
+    Ok(created_typed(&SiteViewCreated {
+        client_user: key,
+        id,
+        page_domain,
+        page_path,
+        timestamp: fmt_ts(at),
+        title,
+    }))
 }

@@ -541,6 +541,11 @@ pub(crate) fn created(v: Value) -> Response {
     (StatusCode::CREATED, axum::Json(v)).into_response()
 }
 
+/// 201 with any serialisable body (a struct: no intermediate `Value` map on hot paths).
+pub(crate) fn created_typed<T: serde::Serialize>(v: &T) -> Response {
+    (StatusCode::CREATED, axum::Json(v)).into_response()
+}
+
 /// An optional string field of a body.
 pub(crate) fn opt_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
     match body.get(field) {
