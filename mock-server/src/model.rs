@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -376,14 +377,68 @@ pub struct AppData {
 
 #[derive(Debug, Clone, Default)]
 struct Indexes {
-    user_by_custom_id: HashMap<String, u64>,
-    user_by_key: HashMap<String, u64>,
-    company_by_custom_id: HashMap<String, u64>,
+    user_by_custom_id: FastMap<String, u64>,
+    user_by_key: FastMap<String, u64>,
+    company_by_custom_id: FastMap<String, u64>,
     /// Attribute definition index by `name_std`, one map per content type (indexed by
     /// [`ct_slot`]) so a lookup takes a `&str` instead of building an owned key.
-    attr: [HashMap<String, usize>; 3],
-    event_by_name: HashMap<String, u64>,
-    tag_by_name: HashMap<String, u64>,
+    attr: [FastMap<String, usize>; 3],
+    event_by_name: FastMap<String, u64>,
+    tag_by_name: FastMap<String, u64>,
+}
+
+/// A `HashMap` with [`FastHasher`]: the per-request index lookups (user by custom id or key,
+/// attribute by name, event by name, API key) hash short strings, where SipHash cost ~3% of
+/// all instructions per request.
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A small multiply-rotate hasher (the FxHash construction, 8 bytes per step) for the in-memory
+/// indexes. Not DoS-resistant: the simulator is a local test tool and its keys come from the
+/// tests driving it; a pathological key set only makes lookups slower, never wrong.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the best-mixed bits at the top; hashbrown takes its bucket index
+        // from the low bits and its tag from the top 7, so rotate high bits down.
+        self.0.rotate_left(26)
+    }
 }
 
 /// FNV-1a: a stable seed from the app name (std's hasher is randomised per process).
@@ -1344,6 +1399,23 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn fast_map_finds_what_it_stores() {
+        let mut m: FastMap<String, usize> = FastMap::default();
+        let keys: Vec<String> = (0..2000)
+            .map(|i| format!("k{i}").repeat(1 + i % 5))
+            .chain(["".to_owned(), "a".to_owned(), "a\0".to_owned()])
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(k.clone(), i);
+        }
+        assert_eq!(m.len(), keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k.as_str()), Some(&i), "{k}");
+        }
+        assert_eq!(m.get("missing"), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - A poisoned lock (a panic inside a critical section, which the catch-panic layer turned into a
 //!   500) is recovered rather than propagated: the simulator must keep answering.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -22,7 +22,7 @@ use crate::coerce::{ContentType, ValueType};
 use crate::error::{Error, Result};
 use crate::faults::Faults;
 use crate::journal::{Entry, Journal};
-use crate::model::{self, AppData, Notes};
+use crate::model::{self, AppData, FastMap, Notes};
 
 /// The name of the app the `--api-key` keys belong to.
 pub const DEFAULT_APP: &str = "default";
@@ -165,7 +165,7 @@ pub enum AuthFailure {
 
 struct Inner {
     apps: RwLock<BTreeMap<String, Arc<App>>>,
-    keys: RwLock<HashMap<String, KeyEntry>>,
+    keys: RwLock<FastMap<String, KeyEntry>>,
     journal: Mutex<Journal>,
     next_app: AtomicU64,
     key_rng: Mutex<u64>,
@@ -207,7 +207,7 @@ impl Store {
     ) -> Result<Self> {
         let store = Store(Arc::new(Inner {
             apps: RwLock::new(BTreeMap::new()),
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(FastMap::default()),
             journal: Mutex::new(Journal::new(journal_capacity)),
             next_app: AtomicU64::new(1),
             key_rng: Mutex::new(0x5eed_cafe_f00d_u64),
