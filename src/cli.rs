@@ -133,6 +133,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub queue_capacity: usize,
 
+    /// When the queue is full, how long a request waits for room before it is answered 429 +
+    /// Retry-After (0s = at once). Waiting is cheaper than a refusal: a refused Segment client
+    /// resends the whole batch, which is then read and parsed again. Keep it under your clients'
+    /// request timeout (Segment's libraries use 10-15 s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub queue_wait: Duration,
+
     /// On Ctrl-C/SIGTERM, how long to keep delivering before dead-lettering the rest.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
@@ -283,6 +290,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config {
         write_key: args.write_key.filter(|k| !k.is_empty()),
         queue_capacity: args.queue_capacity.max(crate::ingress::MAX_BATCH_MESSAGES),
+        queue_wait: args.queue_wait,
         drain_timeout: args.drain_timeout,
         ..config(&origin, key, &args.delivery)
     };

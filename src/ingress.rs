@@ -112,7 +112,7 @@ async fn accept_batch(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
         ));
     };
     let messages = split_batch(batch, &envelope)?;
-    state.forwarder.try_accept(messages)
+    accept(state, messages).await
 }
 
 async fn accept_single(
@@ -128,7 +128,13 @@ async fn accept_single(
     message.insert("type".into(), Value::String(kind.to_string()));
     let message = Value::Object(message);
     check_message_size(&message, None)?;
-    state.forwarder.try_accept(vec![message])
+    accept(state, vec![message]).await
+}
+
+/// Into the delivery queue, waiting up to [`Config::queue_wait`] for room (see there why).
+async fn accept(state: &AppState, messages: Vec<Value>) -> Result<()> {
+    let wait = state.forwarder.config().queue_wait;
+    state.forwarder.accept_within(messages, wait).await
 }
 
 /// Validates a `batch` array and merges the envelope's `context` and `integrations` into each.
@@ -202,7 +208,22 @@ pub(crate) fn merge_defaults(
 }
 
 fn check_message_size(message: &Value, index: Option<usize>) -> Result<()> {
-    let size = serde_json::to_vec(message).map(|v| v.len()).unwrap_or(0);
+    /// Counts the bytes serialisation would write, without keeping them (no allocation).
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let size = match serde_json::to_writer(&mut counter, message) {
+        Ok(()) => counter.0,
+        Err(_) => 0,
+    };
     if size > MAX_MESSAGE_BYTES {
         let which = index.map_or_else(|| "the message".to_string(), |i| format!("batch[{i}]"));
         return Err(Error::bad_request(
@@ -232,8 +253,8 @@ async fn read_object(headers: &HeaderMap, body: Body) -> Result<Map<String, Valu
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let bytes: Vec<u8> = match encoding.as_str() {
-        "" | "identity" => raw.to_vec(),
+    let bytes: std::borrow::Cow<'_, [u8]> = match encoding.as_str() {
+        "" | "identity" => std::borrow::Cow::Borrowed(&raw[..]),
         "gzip" | "x-gzip" => {
             // Read at most one byte past the limit: a gzip bomb stops there, memory stays bounded.
             let mut out = Vec::new();
@@ -249,7 +270,7 @@ async fn read_object(headers: &HeaderMap, body: Body) -> Result<Map<String, Valu
                     format!("the decompressed body exceeds {MAX_BATCH_BYTES} bytes (500 KB)"),
                 ));
             }
-            out
+            std::borrow::Cow::Owned(out)
         }
         other => {
             return Err(Error::bad_request(
