@@ -147,17 +147,21 @@ async fn zero_loss_ingress_with_faults_before_apply() {
     for rule in before_faults(201) {
         admin.add_fault(rule).await;
     }
-    // A rate limit too: 429 with Retry-After and X-RateLimit-* when the forwarder goes too fast.
+    // A rate limit too: 429 with Retry-After and X-RateLimit-* when the forwarder goes too fast;
+    // at most 300 of them, as each costs its lane a 1 s wait (the run stays well under a minute).
     admin
         .add_fault(json!({"match": {"path_prefix": "/api/public/"},
-                          "effect": {"rate_limit": {"requests": 60, "window_ms": 100, "retry_after": 1}}}))
+                          "effect": {"rate_limit": {"requests": 60, "window_ms": 100, "retry_after": 1}},
+                          "times": 300}))
         .await;
     let messages = workload::mixed("zi", n, n / 10, n / 100 + 1, 8);
     let dir = TempDir::new("zero-ingress");
     let dl = dir.join("dead-letters.ndjson");
-    // A small queue, so the ingress also pushes back (429) and the client must resend batches.
+    // A small queue and a short wait for room, so the ingress also pushes back (429) and the
+    // client must resend batches (accepted all or nothing: a resend never doubles).
     let config = Config {
-        queue_capacity: 500,
+        queue_capacity: 150,
+        queue_wait: Duration::from_millis(20),
         ..fast_config(&mock.url(), mock.api_key(), dl.clone())
     };
     let ingress = Ingress::start("127.0.0.1:0".parse().unwrap(), config)
