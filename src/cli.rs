@@ -186,7 +186,8 @@ pub struct DevArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
     /// Input file, or `-` for stdin: NDJSON, a JSON array, a {"batch": [...]} envelope, or a
-    /// dead-letter file (its {"message": ...} lines are unwrapped and sent again).
+    /// dead-letter file (its {"message": ...} lines are unwrapped and sent again); gzipped input
+    /// is decompressed. Bad lines (invalid JSON or UTF-8) are dead-lettered, the rest is sent.
     #[arg(value_name = "FILE", required_unless_present = "replay")]
     pub input: Option<String>,
 
@@ -389,7 +390,7 @@ async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
 
     let mut messages = Vec::new();
     let mut summary = Summary::default();
-    for item in parse_input(&text) {
+    for item in parse_input_bytes(&text) {
         match item {
             Input::Message(message) => messages.push(message),
             Input::Invalid { raw, reason } => {
@@ -446,7 +447,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let text = read_input(&args.input)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for item in parse_input(&text) {
+    for item in parse_input_bytes(&text) {
         let value = match item {
             Input::Message(message) => mapping::preview(&mapping::decide(&message)),
             Input::Invalid { reason, .. } => {
@@ -468,15 +469,70 @@ pub fn summary_line(summary: &Summary) -> String {
     summary.to_string()
 }
 
-fn read_input(source: &str) -> anyhow::Result<String> {
+/// Largest decompressed size of a gzipped input file.
+const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// Reads the input whole, as bytes; a gzip file (`events.ndjson.gz`) is decompressed.
+fn read_input(source: &str) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
     if source == "-" {
-        let mut text = String::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("cannot read stdin")?;
-        return Ok(text);
+    } else {
+        bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
     }
-    std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // Bounded, so a gzip bomb is an error rather than an out-of-memory kill.
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .take(MAX_DECOMPRESSED + 1)
+            .read_to_end(&mut text)
+            .with_context(|| format!("{source} looks gzipped but cannot be decompressed"))?;
+        if text.len() as u64 > MAX_DECOMPRESSED {
+            anyhow::bail!(
+                "{source} decompresses to more than {} MiB: split it or decompress it first",
+                MAX_DECOMPRESSED >> 20
+            );
+        }
+        bytes = text;
+    }
+    Ok(bytes)
+}
+
+/// As [`parse_input`], for raw bytes. Input that is not valid UTF-8 is read line by line: each
+/// bad line is dead-lettered with its reason (its text kept with the bad bytes replaced), and
+/// every good line is still delivered. One bad byte never costs the whole file.
+pub fn parse_input_bytes(bytes: &[u8]) -> Vec<Input> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return parse_input(text);
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .map(|(n, line)| match std::str::from_utf8(line) {
+            Ok(text) => parse_line(text, n + 1),
+            Err(e) => Input::Invalid {
+                raw: Value::String(String::from_utf8_lossy(line).into_owned()),
+                reason: format!(
+                    "line {}: not valid UTF-8 (bad byte at column {})",
+                    n + 1,
+                    e.valid_up_to() + 1
+                ),
+            },
+        })
+        .collect()
+}
+
+fn parse_line(line: &str, number: usize) -> Input {
+    match serde_json::from_str::<Value>(line) {
+        Ok(value) => classify(value, &format!("line {number}")),
+        Err(e) => Input::Invalid {
+            raw: Value::String(line.to_string()),
+            reason: format!("line {number}: invalid JSON: {e}"),
+        },
+    }
 }
 
 /// One item of an input file.
@@ -534,13 +590,7 @@ pub fn parse_input(text: &str) -> Vec<Input> {
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(n, line)| match serde_json::from_str::<Value>(line) {
-                Ok(value) => classify(value, &format!("line {}", n + 1)),
-                Err(e) => Input::Invalid {
-                    raw: Value::String(line.to_string()),
-                    reason: format!("line {}: invalid JSON: {e}", n + 1),
-                },
-            })
+            .map(|(n, line)| parse_line(line, n + 1))
             .collect(),
     }
 }
@@ -650,6 +700,23 @@ mod tests {
             other => panic!("expected invalid, got {other:?}"),
         }
         assert!(matches!(&items[2], Input::Invalid { reason, .. } if reason.contains("line 3")));
+    }
+
+    #[test]
+    fn a_line_with_invalid_utf8_is_dead_lettered_and_the_rest_delivered() {
+        let mut bytes = b"{\"type\":\"track\",\"userId\":\"a\",\"event\":\"E\"}\n".to_vec();
+        bytes.extend_from_slice(b"{\"type\":\"identify\",\"userId\":\"b\xff\"}\n");
+        bytes.extend_from_slice(b"{\"type\":\"page\",\"userId\":\"c\"}\n");
+        let items = parse_input_bytes(&bytes);
+        assert_eq!(items.len(), 3);
+        assert_eq!(messages(&items).len(), 2);
+        match &items[1] {
+            Input::Invalid { raw, reason } => {
+                assert_eq!(reason, "line 2: not valid UTF-8 (bad byte at column 31)");
+                assert!(raw.as_str().unwrap().contains('\u{fffd}'), "{raw}");
+            }
+            other => panic!("expected invalid, got {other:?}"),
+        }
     }
 
     #[test]
