@@ -164,23 +164,7 @@ fn a_target_is_required_and_urls_are_checked() {
 
 #[tokio::test]
 async fn send_forwards_a_file_and_dead_letters_bad_lines() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/users/update_or_create/",
-        200,
-        json!({"created": true, "id": 1}),
-    )
-    .await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/users-by-id/u1/events/",
-        201,
-        json!({"id": 1}),
-    )
-    .await;
+    let server = support::upstream().await;
     let dir = support::temp_dir("cli-send");
     let input = write_lines(
         &dir,

@@ -10,29 +10,7 @@ use usercom_forwarder::Config;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{self, answer, requests};
-
-/// An upstream that accepts every call the tests make.
-async fn upstream() -> MockServer {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/users/update_or_create/",
-        200,
-        json!({"created": true, "id": 1}),
-    )
-    .await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/users-by-id/u1/events/",
-        201,
-        json!({"id": 1}),
-    )
-    .await;
-    server
-}
+use crate::support::{self, requests, upstream};
 
 async fn start(config: Config) -> IngressHandle {
     Ingress::start("127.0.0.1:0".parse().unwrap(), config)

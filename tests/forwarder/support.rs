@@ -127,3 +127,25 @@ pub fn read_ndjson(path: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// An upstream that accepts an identify and a track for user `u1`.
+pub async fn upstream() -> MockServer {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 1}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users-by-id/u1/events/",
+        201,
+        json!({"id": 1}),
+    )
+    .await;
+    server
+}
