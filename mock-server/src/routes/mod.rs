@@ -75,7 +75,7 @@ fn routes() -> Router<Store> {
         )
         .route(
             "/users/{id}/set_multiple_attributes/",
-            post(users::set_attrs_by_id),
+            post(users::put_by_id),
         )
         .route("/users/{id}/events/", get(events::list_by_id))
         .route(
@@ -86,7 +86,7 @@ fn routes() -> Router<Store> {
         )
         .route(
             "/users-by-id/{cid}/set_multiple_attributes/",
-            post(users::set_attrs_by_cid),
+            post(users::put_by_cid),
         )
         .route(
             "/users-by-id/{cid}/events/",

@@ -161,7 +161,8 @@ pub(crate) async fn get_by_id(Authed(app): Authed, Path(id): Path<String>) -> Re
     get_user(&app, parse_id(&id, "user")?)
 }
 
-/// `PUT /users/{id}/` (partial update).
+/// `PUT /users/{id}/` and `POST /users/{id}/set_multiple_attributes/`: both are partial updates
+/// (only the keys sent change), so one handler serves both.
 pub(crate) async fn put_by_id(
     Authed(app): Authed,
     ctx: RequestCtx,
@@ -176,22 +177,13 @@ pub(crate) async fn delete_by_id(Authed(app): Authed, Path(id): Path<String>) ->
     delete_user(&app, parse_id(&id, "user")?)
 }
 
-/// `POST /users/{id}/set_multiple_attributes/`.
-pub(crate) async fn set_attrs_by_id(
-    Authed(app): Authed,
-    ctx: RequestCtx,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
-    put_user(&app, &ctx, parse_id(&id, "user")?, &body)
-}
-
 /// `GET /users-by-id/{custom_id}/`.
 pub(crate) async fn get_by_cid(Authed(app): Authed, Path(cid): Path<String>) -> Result<Response> {
     app.with(|d| user_or_404(d, id_by_cid(d, &cid)?)).map(ok)
 }
 
-/// `PUT /users-by-id/{custom_id}/`.
+/// `PUT /users-by-id/{custom_id}/` and `POST /users-by-id/{custom_id}/set_multiple_attributes/`
+/// (partial updates, as by id).
 pub(crate) async fn put_by_cid(
     Authed(app): Authed,
     ctx: RequestCtx,
@@ -209,15 +201,4 @@ pub(crate) async fn delete_by_cid(
 ) -> Result<Response> {
     app.with(|d| d.delete_user(id_by_cid(d, &cid)?))?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `POST /users-by-id/{custom_id}/set_multiple_attributes/`.
-pub(crate) async fn set_attrs_by_cid(
-    Authed(app): Authed,
-    ctx: RequestCtx,
-    Path(cid): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
-    let id = app.with(|d| id_by_cid(d, &cid))?;
-    put_user(&app, &ctx, id, &body)
 }

@@ -19,14 +19,7 @@ async fn binary_prints_its_url_serves_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("usercom-mock listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let url = crate::support::listening_url(&mut child);
     assert!(
         url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
         "{url}"

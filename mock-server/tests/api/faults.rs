@@ -1,7 +1,6 @@
 //! Fault injection over real HTTP: every effect, before/after, times and seeded probability,
 //! rate-limit headers, journal records, validation, and the `--fault` flag of the binary.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use reqwest::Method;
@@ -493,14 +492,7 @@ async fn binary_fault_flag_arms_rules_and_rejects_bad_ones() {
         .stderr(Stdio::null())
         .spawn()
         .expect("binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("usercom-mock listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let url = crate::support::listening_url(&mut child);
     let http = reqwest::Client::new();
     let post = || {
         http.post(format!("{url}/api/public/users/"))

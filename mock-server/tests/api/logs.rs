@@ -1,7 +1,7 @@
 //! Logs of the binary: RUST_LOG respected, `--log-format json`, one debug line per request with
 //! method, path, status, latency and app, and never the API key.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -18,14 +18,7 @@ async fn run_and_capture(args: &[&str], rust_log: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary runs");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("usercom-mock listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let url = crate::support::listening_url(&mut child);
     let http = reqwest::Client::new();
     let r = http
         .post(format!("{url}/api/public/users/"))

@@ -175,3 +175,16 @@ pub fn temp_path(name: &str) -> std::path::PathBuf {
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
+
+/// Reads the binary's first stdout line (`usercom-mock listening on http://ADDR`) and returns the
+/// URL; the child's stdout is taken.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.trim()
+        .strip_prefix("usercom-mock listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned()
+}
