@@ -1,6 +1,6 @@
 //! The exact User.com requests each planned operation causes.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use usercom_forwarder::{Forwarder, Summary};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -395,11 +395,14 @@ async fn group_updates_an_existing_company() {
         .all(|(m, p)| !(m == "POST" && p == "/api/public/companies/")));
 }
 
-#[tokio::test]
-async fn a_lost_company_create_is_found_again_not_created_twice() {
+/// A group for `u1`/`g1` where the first company lookup misses, `POST /companies/` answers
+/// `create_status` with `create_body`, and every later lookup finds company 5. Checks that the
+/// message is delivered once, with one create attempt, one update of company 5, one membership.
+async fn group_where_the_create_fails_but_the_company_exists(
+    create_status: u16,
+    create_body: Value,
+) {
     let server = MockServer::start().await;
-    // First lookup: absent. The create is applied but its answer is lost (502).
-    // The retry looks up again, finds the company, and updates it.
     Mock::given(method("GET"))
         .and(path("/api/public/companies-by-id/g1/"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
@@ -407,38 +410,26 @@ async fn a_lost_company_create_is_found_again_not_created_twice() {
         .with_priority(1)
         .mount(&server)
         .await;
+    let company = json!({"id": 5});
     answer(
         &server,
         "GET",
         "/api/public/companies-by-id/g1/",
         200,
-        json!({"id": 5}),
+        company.clone(),
     )
     .await;
     answer(
         &server,
         "POST",
         "/api/public/companies/",
-        502,
-        json!({"detail": "bad gateway"}),
+        create_status,
+        create_body,
     )
     .await;
-    answer(
-        &server,
-        "PUT",
-        "/api/public/companies/5/",
-        200,
-        json!({"id": 5}),
-    )
-    .await;
-    answer(
-        &server,
-        "GET",
-        "/api/public/users-by-id/u1/",
-        200,
-        json!({"id": 9, "user_key": "k"}),
-    )
-    .await;
+    answer(&server, "PUT", "/api/public/companies/5/", 200, company).await;
+    let user = json!({"id": 9, "user_key": "k"});
+    answer(&server, "GET", "/api/public/users-by-id/u1/", 200, user).await;
     answer(
         &server,
         "POST",
@@ -452,76 +443,33 @@ async fn a_lost_company_create_is_found_again_not_created_twice() {
         .send_all(vec![support::group("u1", "g1", "m1")])
         .await;
     assert_eq!(summary, delivered(1));
-    assert_eq!(bodies(&server, "/api/public/companies/").await.len(), 1);
-    assert_eq!(bodies(&server, "/api/public/companies/5/").await.len(), 1);
+    for (p, n) in [
+        ("/api/public/companies/", 1),
+        ("/api/public/companies/5/", 1),
+        ("/api/public/companies/5/add_member/", 1),
+    ] {
+        assert_eq!(bodies(&server, p).await.len(), n, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_company_create_is_found_again_not_created_twice() {
+    // The create is applied but its answer is lost (502). The retry looks up again, finds the
+    // company, and updates it instead of creating a twin.
+    group_where_the_create_fails_but_the_company_exists(502, json!({"detail": "bad gateway"}))
+        .await;
 }
 
 #[tokio::test]
 async fn a_company_created_meanwhile_by_another_forwarder_is_adopted() {
-    let server = MockServer::start().await;
-    // Our lookup misses; another forwarder creates the company before our POST, which User.com
+    // Another forwarder creates the company between our lookup and our POST, which User.com
     // refuses as a duplicate custom_id (400). We look it up again and update it instead of
     // dead-lettering the message.
-    Mock::given(method("GET"))
-        .and(path("/api/public/companies-by-id/g1/"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    answer(
-        &server,
-        "GET",
-        "/api/public/companies-by-id/g1/",
-        200,
-        json!({"id": 5}),
-    )
-    .await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/companies/",
+    group_where_the_create_fails_but_the_company_exists(
         400,
         json!({"custom_id": ["company with this custom_id already exists."]}),
     )
     .await;
-    answer(
-        &server,
-        "PUT",
-        "/api/public/companies/5/",
-        200,
-        json!({"id": 5}),
-    )
-    .await;
-    answer(
-        &server,
-        "GET",
-        "/api/public/users-by-id/u1/",
-        200,
-        json!({"id": 9, "user_key": "k"}),
-    )
-    .await;
-    answer(
-        &server,
-        "POST",
-        "/api/public/companies/5/add_member/",
-        200,
-        json!({}),
-    )
-    .await;
-    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
-    let summary = forwarder
-        .send_all(vec![support::group("u1", "g1", "m1")])
-        .await;
-    assert_eq!(summary, delivered(1));
-    assert_eq!(bodies(&server, "/api/public/companies/").await.len(), 1);
-    assert_eq!(bodies(&server, "/api/public/companies/5/").await.len(), 1);
-    assert_eq!(
-        bodies(&server, "/api/public/companies/5/add_member/")
-            .await
-            .len(),
-        1
-    );
 }
 
 #[tokio::test]
