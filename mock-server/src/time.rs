@@ -20,7 +20,7 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match self.frozen {
             Some(t) => t,
-            None => Utc::now() + chrono::Duration::microseconds(self.offset_us),
+            None => wall_now() + chrono::Duration::microseconds(self.offset_us),
         }
     }
 
@@ -31,7 +31,7 @@ impl Clock {
             self.offset_us = 0;
         } else {
             self.frozen = None;
-            self.offset_us = (now - Utc::now()).num_microseconds().unwrap_or(0);
+            self.offset_us = (now - wall_now()).num_microseconds().unwrap_or(0);
         }
     }
 
@@ -44,6 +44,19 @@ impl Clock {
             None => self.offset_us = self.offset_us.saturating_add(us),
         }
     }
+}
+
+/// The real time, read so that it never goes backwards within the process: the wall clock at
+/// first use plus a monotonic [`std::time::Instant`] since then.
+///
+/// Why: `last_seen` must never move back and a running test clock must move forward from where
+/// it was set; a wall-clock step (NTP, a VM resumed) would break both if we read `Utc::now()`
+/// each time.
+pub fn wall_now() -> DateTime<Utc> {
+    static BASE: std::sync::OnceLock<(DateTime<Utc>, std::time::Instant)> =
+        std::sync::OnceLock::new();
+    let (wall, mono) = BASE.get_or_init(|| (Utc::now(), std::time::Instant::now()));
+    *wall + chrono::Duration::from_std(mono.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 /// Response format for instants: ISO-8601 UTC with microseconds and `Z`, as User.com answers.

@@ -227,7 +227,7 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
             return denied;
         }
     }
-    let at = chrono::Utc::now();
+    let at = crate::time::wall_now();
     let started = std::time::Instant::now();
     let declared_too_big = parts
         .headers
