@@ -33,5 +33,7 @@ fi
 
 echo "bench: cargo build --release --workspace" >&2
 cargo build --release --workspace >&2
+echo "bench: cargo bench --bench mapping --no-run" >&2
+cargo bench --bench mapping --no-run >&2
 
 exec python3 "$here/bench.py" "$@"

@@ -16,12 +16,19 @@
 //! Each mix is timed three ways: from JSON bytes (what the ingress does: `serde_json` into a
 //! `Value`, then [`mapping::decide`]), parse + map ([`mapping::decide`] on a `Value`: Segment
 //! parsing and the mapping), and map only ([`mapping::map`] on pre-parsed [`segment::Message`]s).
+//!
+//! Allocations: the global allocator is the binary's (mimalloc) wrapped in a counter
+//! (`stats_alloc`), and one extra pass per mix reports allocations and bytes allocated per event
+//! for parse + map. The counter's atomic increments are included in the timings (a few ns per
+//! allocation), so the rates are slightly pessimistic. The last line is `BENCH_JSON {...}` with
+//! the figures for `bench/bench.py`.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use stats_alloc::{Region, StatsAlloc};
 use usercom_forwarder::mapping::{self, Decision};
 use usercom_forwarder::{ingress, segment};
 
@@ -34,6 +41,10 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
                       (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 \
                       (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+/// The forwarder binary's allocator, counted.
+#[global_allocator]
+static ALLOCATOR: StatsAlloc<mimalloc::MiMalloc> = StatsAlloc::new(mimalloc::MiMalloc);
 
 fn main() {
     let base = fixture_messages();
@@ -51,8 +62,10 @@ fn main() {
     );
     println!();
     println!(
-        "| mix | from JSON bytes | parse + map (`decide`) | map only (pre-parsed) |\n|---|---|---|---|"
+        "| mix | from JSON bytes | parse + map (`decide`) | map only (pre-parsed) | \
+         allocations per event (parse + map) |\n|---|---|---|---|---|"
     );
+    let mut figures = Vec::new();
     type Edit = fn(&mut Value, usize);
     let mixes: [(&str, Edit); 4] = [
         ("fixtures", |_, _| {}),
@@ -88,14 +101,44 @@ fn main() {
                 black_box(mapping::map(black_box(m)));
             }
         });
+        let allocs = allocations(messages.len(), || {
+            for m in &messages {
+                black_box(mapping::decide(black_box(m)));
+            }
+        });
         println!(
-            "| {name} ({} messages) | {} | {} | {} |",
+            "| {name} ({} messages) | {} | {} | {} | {:.1} allocations, {:.0} bytes |",
             messages.len(),
             rate(from_bytes, messages.len()),
             rate(decide, messages.len()),
             rate(map_only, messages.len()),
+            allocs.0,
+            allocs.1,
         );
+        let per_s = |d: Duration| messages.len() as f64 / d.as_secs_f64();
+        figures.push(json!({
+            "mix": name,
+            "messages": messages.len(),
+            "from_bytes_per_s": per_s(from_bytes),
+            "decide_per_s": per_s(decide),
+            "map_only_per_s": per_s(map_only),
+            "allocations_per_event": allocs.0,
+            "bytes_allocated_per_event": allocs.1,
+        }));
     }
+    println!();
+    println!("BENCH_JSON {}", Value::Array(figures));
+}
+
+/// One pass of `pass` under an allocation counter: (allocations, bytes allocated) per event,
+/// reallocations counted as allocations of their new size.
+fn allocations(count: usize, pass: impl FnOnce()) -> (f64, f64) {
+    let region = Region::new(&ALLOCATOR);
+    pass();
+    let change = region.change();
+    let allocs = change.allocations + change.reallocations;
+    let bytes = change.bytes_allocated + change.bytes_reallocated.max(0).unsigned_abs();
+    (allocs as f64 / count as f64, bytes as f64 / count as f64)
 }
 
 /// Runs `pass` once to warm up, then `PASSES` times; the shortest time.

@@ -60,6 +60,14 @@ struct Cli {
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+
+    /// Threads serving requests. 1 (the default) runs everything on one thread: a request is a
+    /// few microseconds of in-memory work, so one thread serves tens of thousands of requests a
+    /// second and leaves the other cores to the code under test (measured in bench/RESULTS.md:
+    /// about a third less CPU per request than two worker threads on a 2-core machine).
+    /// 0 means one per CPU core.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
@@ -120,10 +128,31 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
+    let runtime = match cli.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(cli)),
+        Err(e) => {
+            eprintln!("usercom-mock: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> ExitCode {
     let mut builder = MockServer::builder()
         .listen(cli.listen)
         .journal_capacity(cli.journal_capacity);

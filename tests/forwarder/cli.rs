@@ -62,7 +62,15 @@ fn help_explains_every_command_and_flag() {
     let output = run(bin().arg("--help"), None);
     assert!(output.status.success());
     let help = text(&output.stdout);
-    for word in ["dev", "serve", "send", "plan", "--log-format", "RUST_LOG"] {
+    for word in [
+        "dev",
+        "serve",
+        "send",
+        "plan",
+        "--log-format",
+        "--threads",
+        "RUST_LOG",
+    ] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
     let output = run(bin().args(["send", "--help"]), None);
@@ -213,6 +221,49 @@ async fn send_forwards_a_file_and_dead_letters_bad_lines() {
         !text(&output.stderr).contains(KEY),
         "the API key is never printed"
     );
+}
+
+/// `--threads` (1 by default: one thread) changes only how many threads run the work: on
+/// each thread count, every call of several users' journeys lands in the simulator. (Multi-thread
+/// test runtime: the in-process simulator must keep serving while `run` blocks on the process.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_delivers_everything_on_any_thread_count() {
+    let dir = support::temp_dir("cli-threads");
+    for threads in ["1", "0", "3"] {
+        let mock = usercom_mock::MockServer::start().await;
+        let users: Vec<String> = (0..6).map(|i| format!("threads-{threads}-{i}")).collect();
+        let lines: Vec<String> = users
+            .iter()
+            .flat_map(|u| crate::e2e::journey(u, "acme/threads"))
+            .map(|m| m.to_string())
+            .collect();
+        let input = write_lines(&dir, &format!("in-{threads}.ndjson"), &lines);
+        let output = run(
+            bin()
+                .args(["--threads", threads, "send"])
+                .arg(&input)
+                .args(["--usercom-url", &mock.url()])
+                .env("USERCOM_API_KEY", mock.api_key()),
+            None,
+        );
+        assert_eq!(
+            last_line(&output),
+            "delivered=24 skipped=0 dead_lettered=0 duplicates=0",
+            "--threads {threads}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "--threads {threads}");
+        for user in &users {
+            crate::e2e::assert_journey_applied(
+                &mock.url(),
+                mock.api_key(),
+                user,
+                "acme/threads",
+                "Acme Ltd",
+            )
+            .await;
+        }
+    }
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ fn binary_prints_the_default_key_and_help_explains_every_flag() {
         "--scenario",
         "--state-file",
         "--log-format",
+        "--threads",
         "RUST_LOG",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
@@ -97,4 +98,61 @@ async fn binary_without_keys_prints_the_default_key() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// `--threads`: 1 (the default) serves on the main thread alone; N > 1 adds N runtime workers.
+#[tokio::test]
+async fn threads_flag_sets_the_serving_threads() {
+    for (flag, expect_threads) in [(None, 1..=1), (Some("3"), 4..=16)] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_usercom-mock"));
+        cmd.args(["--listen", "127.0.0.1:0", "--api-key", "threads-key"]);
+        if let Some(n) = flag {
+            cmd.args(["--threads", n]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = crate::support::listening_url(&mut child);
+        let http = reqwest::Client::new();
+        let sends = (0..20).map(|i| {
+            http.post(format!("{url}/api/public/users/update_or_create/"))
+                .header("Authorization", "Token threads-key")
+                .json(&serde_json::json!({"custom_id": format!("t-{}", i % 5)}))
+                .send()
+        });
+        for r in futures::future::join_all(sends).await {
+            assert!(r.unwrap().status().is_success());
+        }
+        let users: serde_json::Value = http
+            .get(format!("{url}/api/public/users/"))
+            .header("Authorization", "Token threads-key")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(users["count"], 5, "{flag:?}: {users}");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let threads: usize = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("Threads: line");
+        assert!(
+            expect_threads.contains(&threads),
+            "--threads {flag:?}: {threads} OS threads, expected {expect_threads:?}"
+        );
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "{flag:?}: {status:?}");
+    }
 }
