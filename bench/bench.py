@@ -347,6 +347,7 @@ def wiremock_cmd(port):
 
 
 def bench_simulator(a, tmp):
+    settle()
     r = {}
     log("usercom-mock: start-up")
     r["startup_ms"] = startup_times(lambda port: mock_cmd(port), "/__admin/apps", a.startup_runs)
@@ -373,6 +374,7 @@ def bench_simulator(a, tmp):
 def bench_wiremock(a, tmp):
     if not os.path.exists(WIREMOCK_JAR):
         raise RuntimeError(f"WireMock jar missing: {WIREMOCK_JAR} (run bench/run.sh)")
+    settle()
     r = {}
     log("WireMock: start-up")
     r["startup_ms"] = startup_times(wiremock_cmd, "/__admin/health", a.wiremock_startup_runs)
@@ -497,18 +499,27 @@ def post_batches(port, bodies, conns):
     return counts
 
 
-def bench_forwarder(a, tmp):
-    r = {}
-    n = a.events
-    ndjson = os.path.join(tmp, "events.ndjson")
-    events = gen_events(n, "send")
-    with open(ndjson, "w") as f:
-        for m in events:
-            f.write(json.dumps(m, separators=(",", ":")) + "\n")
-    r["ndjson_bytes"] = os.path.getsize(ndjson)
+def settle(limit_s=30.0):
+    """Waits (bounded) until the machine is ~idle: after WireMock frees GBs, or a build elsewhere."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
 
-    # End to end: Segment batches of 100 → ingress of `serve` → usercom-mock.
-    log(f"forwarder: end to end, {n:,} events in batches of 100 via `serve`")
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        i0, t0 = snap()
+        time.sleep(1.0)
+        i1, t1 = snap()
+        idle = (i1 - i0) / max(t1 - t0, 1)
+        if idle >= 0.9:
+            return idle
+    log(f"  machine still busy after {limit_s:.0f} s (idle {idle:.0%}); measuring anyway")
+    return idle
+
+
+def e2e_run(a, bodies, n):
+    """One end-to-end run on a fresh simulator and forwarder; CPU time of each per event."""
     mock, mport = start_mock()
     fport = free_port()
     fwd = spawn([FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
@@ -517,10 +528,7 @@ def bench_forwarder(a, tmp):
                 env=dict(os.environ, RUST_LOG="warn"))
     if not wait_status(fport, "/health"):
         raise RuntimeError("usercom-forwarder serve did not start")
-    e2e = gen_events(n, "e2e", seed=43)
-    bodies = [json.dumps({"batch": e2e[i:i + 100]}, separators=(",", ":")).encode()
-              for i in range(0, n, 100)]
-    del e2e
+    fcpu0, mcpu0 = cpu_s(fwd.pid), cpu_s(mock.pid)
     t0 = time.perf_counter()
     counts = post_batches(fport, bodies, conns=4)
     t_accepted = time.perf_counter()
@@ -532,20 +540,51 @@ def bench_forwarder(a, tmp):
             break
         time.sleep(0.02)
     t_done = time.perf_counter()
-    r["e2e"] = {
+    e = {
         "events": n,
         "accepted_s": t_accepted - t0,
         "seconds": t_done - t0,
         "events_per_s": n / (t_done - t0),
         "stats": stats,
         "ingress_429": counts["429"],
+        "forwarder_cpu_us_per_event": (cpu_s(fwd.pid) - fcpu0) * 1e6 / n,
+        "mock_cpu_us_per_event": (cpu_s(mock.pid) - mcpu0) * 1e6 / n,
         "rss_forwarder_kb": rss_kb(fwd.pid),
         "rss_mock_kb": rss_kb(mock.pid),
         "complete": bool(stats and stats["received"] >= n and stats["in_flight"] == 0),
     }
-    log(f"  {r['e2e']['events_per_s']:.0f} events/s ({r['e2e']['seconds']:.2f} s; accepted in {r['e2e']['accepted_s']:.2f} s), stats {stats}")
     stop(fwd)
     stop(mock)
+    return e
+
+
+def bench_forwarder(a, tmp):
+    r = {}
+    n = a.events
+    ndjson = os.path.join(tmp, "events.ndjson")
+    events = gen_events(n, "send")
+    with open(ndjson, "w") as f:
+        for m in events:
+            f.write(json.dumps(m, separators=(",", ":")) + "\n")
+    r["ndjson_bytes"] = os.path.getsize(ndjson)
+
+    # End to end: Segment batches of 100 → ingress of `serve` → usercom-mock. Repeated (median
+    # reported): on a shared machine one run can land in a slow spell.
+    e2e = gen_events(n, "e2e", seed=43)
+    bodies = [json.dumps({"batch": e2e[i:i + 100]}, separators=(",", ":")).encode()
+              for i in range(0, n, 100)]
+    del e2e
+    runs = []
+    for run in range(a.forwarder_runs):
+        settle()
+        log(f"forwarder: end to end, {n:,} events in batches of 100 via `serve` (run {run + 1} of {a.forwarder_runs})")
+        runs.append(e2e_run(a, bodies, n))
+        e = runs[-1]
+        log(f"  {e['events_per_s']:.0f} events/s ({e['seconds']:.2f} s; accepted in {e['accepted_s']:.2f} s; "
+            f"CPU per event: forwarder {e['forwarder_cpu_us_per_event']:.1f} µs, simulator "
+            f"{e['mock_cpu_us_per_event']:.1f} µs), stats {e['stats']}")
+    r["e2e_runs"] = runs
+    r["e2e"] = sorted(runs, key=lambda e: e["events_per_s"])[len(runs) // 2]
 
     # send over the NDJSON file.
     log(f"forwarder: `send` over {n:,}-event NDJSON")
@@ -769,10 +808,14 @@ def render(res, a):
         e = fw["e2e"]
         st = e["stats"] or {}
         note = "" if e["complete"] else " (INCOMPLETE: time cap reached)"
-        row("Forwarder end to end (`serve`, Segment batches of 100 → usercom-mock)",
+        all_runs = fw.get("e2e_runs", [e])
+        spread = ", ".join(fmt_int(x["events_per_s"]) for x in all_runs)
+        row(f"Forwarder end to end (`serve`, Segment batches of 100 → usercom-mock; median of {len(all_runs)} runs)",
             f"{fmt_int(e['events_per_s'])} events/s{note} ({fmt_int(e['events'])} events in {e['seconds']:.2f} s; "
             f"delivered {st.get('delivered', '?')}, skipped {st.get('skipped', '?')}, "
-            f"dead-lettered {st.get('dead_lettered', '?')}; {e['ingress_429']} × 429)",
+            f"dead-lettered {st.get('dead_lettered', '?')}; {e['ingress_429']} × 429; runs: {spread} events/s; "
+            f"CPU per event: forwarder {e.get('forwarder_cpu_us_per_event', 0):.1f} µs, "
+            f"simulator {e.get('mock_cpu_us_per_event', 0):.1f} µs)",
             "–", "–", "≥ 15,000 events/s", met(e["complete"] and e["events_per_s"] >= 15_000))
         s = fw["send"]
         row(f"Forwarder `send` over a {fmt_int(s['events'])}-event NDJSON file",
@@ -820,6 +863,8 @@ def main():
     ap.add_argument("--startup-runs", type=int, default=9)
     ap.add_argument("--wiremock-startup-runs", type=int, default=3)
     ap.add_argument("--events", type=int, default=100_000, help="forwarder events (default 100,000)")
+    ap.add_argument("--forwarder-runs", type=int, default=3,
+                    help="end-to-end runs; the median is reported (default 3)")
     ap.add_argument("--forwarder-cap", type=int, default=180, help="seconds cap per forwarder phase")
     ap.add_argument("--skip-wiremock", action="store_true")
     ap.add_argument("--skip-forwarder", action="store_true")
