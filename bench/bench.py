@@ -767,7 +767,7 @@ def render(res, a):
             row(f"{label}: req/s", ours, theirs, f"{ratio:.1f}×" if ratio else "n/a", target, status)
             lat = f"{s['p50_us'] / 1000:.2f} / {s['p99_us'] / 1000:.2f} ms"
             wlat = f"{w['p50_us'] / 1000:.2f} / {w['p99_us'] / 1000:.2f} ms" if w else "n/a"
-            lratio = f"{s['p99_us'] / max(w['p99_us'], 1):.2f}× (p99)" if w else "n/a"
+            lratio = f"{s['p99_us'] / max(w['p99_us'], 1):.3f}× (p99)" if w else "n/a"
             row(f"{label}: p50 / p99 latency", lat, wlat, lratio, "–", "–")
             cpu = s["server_cpu_us_per_req"]
             wcpu = w["server_cpu_us_per_req"] if w else None
@@ -872,7 +872,15 @@ def main():
     ap.add_argument("--skip-gate", action="store_true")
     ap.add_argument("--skip-tests", action="store_true", help="do not time cargo test")
     ap.add_argument("--save", action="store_true", help="also write bench/RESULTS.md")
+    ap.add_argument("--render-only", action="store_true",
+                    help="measure nothing: print the table again from bench/out/results.json")
     a = ap.parse_args()
+    if a.render_only:
+        with open(os.path.join(OUT, "results.json")) as f:
+            res = json.load(f)
+        saved = argparse.Namespace(**{**vars(a), **res["args"], "save": a.save})
+        publish(res, saved)
+        return
 
     for b in (MOCK_BIN, FWD_BIN, CONF_BIN):
         if not os.path.exists(b):
@@ -898,6 +906,12 @@ def main():
         res["load_at_end"] = " ".join(f.read().split()[:3])
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(res, f, indent=2)
+    publish(res, a)
+    log(f"done in {res['total_s']:.0f} s")
+
+
+def publish(res, a):
+    """The Markdown table: stdout, bench/out/RESULTS.md and, with --save, bench/RESULTS.md."""
     table = render(res, a)
     md = f"# Benchmark results\n\n{table}\nTotal benchmark time: {res['total_s']:.0f} s. Raw figures: `bench/out/results.json`.\n"
     with open(os.path.join(OUT, "RESULTS.md"), "w") as f:
@@ -906,7 +920,6 @@ def main():
         with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
             f.write(md)
     print(table)
-    log(f"done in {res['total_s']:.0f} s")
 
 
 if __name__ == "__main__":
