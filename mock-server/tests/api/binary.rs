@@ -36,13 +36,7 @@ async fn binary_prints_its_url_serves_and_stops_on_sigterm() {
     assert_eq!(r.status(), 201);
     drop(http);
 
-    let pid = child.id().to_string();
-    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(st.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::support::stop_binary(child, "TERM").await;
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
     let saved = std::fs::read_to_string(&state).expect("state saved at shutdown");
     assert!(saved.contains("from-binary"));
@@ -89,14 +83,7 @@ async fn binary_without_keys_prints_the_default_key() {
     out.read_line(&mut second).unwrap();
     assert!(first.starts_with("usercom-mock listening on http://127.0.0.1:"));
     assert!(second.contains(usercom_mock::DEFAULT_API_KEY), "{second}");
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::support::stop_binary(child, "INT").await;
     assert!(status.success(), "{status:?}");
 }
 
@@ -145,14 +132,7 @@ async fn threads_flag_sets_the_serving_threads() {
             expect_threads.contains(&threads),
             "--threads {flag:?}: {threads} OS threads, expected {expect_threads:?}"
         );
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .unwrap()
-            .unwrap();
+        let status = crate::support::stop_binary(child, "TERM").await;
         assert!(status.success(), "{flag:?}: {status:?}");
     }
 }

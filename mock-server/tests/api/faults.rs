@@ -520,14 +520,7 @@ async fn binary_fault_flag_arms_rules_and_rejects_bad_ones() {
         .unwrap();
     assert_eq!(rules["faults"].as_array().unwrap().len(), 2);
     assert_eq!(rules["faults"][0]["hits"], 1);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::support::stop_binary(child, "TERM").await;
     assert!(status.success(), "{status:?}");
 
     // An invalid rule stops start-up with a message naming the field; non-JSON is a usage error.

@@ -43,17 +43,8 @@ async fn run_and_capture(args: &[&str], rust_log: &str) -> String {
         .unwrap();
     assert_eq!(r.status(), 200);
     drop(http);
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
     let mut err = child.stderr.take().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::support::stop_binary(child, "TERM").await;
     assert!(status.success(), "{status:?}");
     let mut text = String::new();
     err.read_to_string(&mut text).unwrap();

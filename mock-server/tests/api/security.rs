@@ -255,11 +255,7 @@ async fn binary_takes_the_admin_token_from_flag_or_environment() {
             .send()
             .await
             .unwrap();
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+        crate::support::stop_binary(child, "TERM").await;
         assert_eq!(plain.status(), 401, "via_env={via_env}");
         assert_eq!(authed.status(), 200, "via_env={via_env}");
     }
@@ -694,14 +690,7 @@ async fn secrets_never_appear_in_the_logs_and_the_state_file_is_private() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::support::stop_binary(child, "TERM").await;
     assert!(status.success());
     let logs = drain.join().unwrap();
     assert!(

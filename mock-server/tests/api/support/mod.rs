@@ -188,3 +188,17 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_owned()
 }
+
+/// Sends `signal` (`"TERM"`, `"INT"`) to the binary and waits for it off the runtime thread;
+/// the exit status (a clean shutdown is a success).
+pub async fn stop_binary(mut child: std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} failed");
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap()
+}
