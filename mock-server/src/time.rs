@@ -31,7 +31,13 @@ impl Clock {
             self.offset_us = 0;
         } else {
             self.frozen = None;
-            self.offset_us = (now - wall_now()).num_microseconds().unwrap_or(0);
+            // Rounded up to the next microsecond: a truncated offset would make `now()` read
+            // just before the instant that was set (by up to 1 µs) when read right after it.
+            let d = now - wall_now();
+            self.offset_us = match d.num_nanoseconds() {
+                Some(ns) => ns.saturating_add(999).div_euclid(1000),
+                None => d.num_microseconds().map_or(0, |us| us.saturating_add(1)),
+            };
         }
     }
 
@@ -123,6 +129,20 @@ pub fn parse_timestamp(v: &serde_json::Value) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_clock_never_reads_before_the_instant_it_was_set_to() {
+        let mut clock = Clock::default();
+        for target in ["2040-06-01T00:00:00Z", "2001-02-03T04:05:06.789Z"] {
+            let target = parse_datetime(target).unwrap();
+            for _ in 0..10_000 {
+                clock.set(target, false);
+                let now = clock.now();
+                assert!(now >= target, "{now} < {target}");
+                assert!(now - target < chrono::Duration::seconds(1), "{now}");
+            }
+        }
+    }
 
     #[test]
     fn parses_the_documented_shapes() {
