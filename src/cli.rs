@@ -27,10 +27,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
-    /// Threads running the forwarder. 1 (the default) runs ingress, mapping and delivery on one
-    /// thread: delivery waits on User.com, not on the CPU (thousands of requests in flight need
-    /// no extra threads), and one thread spends about a quarter less CPU per event than two
-    /// (bench/RESULTS.md). 0 means one per CPU core.
+    /// Runtime threads. 1 (the default) runs ingress, mapping and delivery on one thread (large
+    /// ingress bodies are parsed on a helper thread): delivery waits on User.com, not on the CPU,
+    /// and one thread spends about a quarter less CPU per event than two (bench/README.md).
+    /// 0 means one per CPU core.
     #[arg(long, default_value_t = 1, value_name = "N", global = true)]
     pub threads: usize,
 

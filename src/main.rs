@@ -7,7 +7,7 @@ use usercom_forwarder::cli::{self, Cli};
 
 /// mimalloc instead of glibc malloc: under `serve`/`send` load the forwarder allocates per
 /// request (JSON values, HTTP buffers) across runtime threads, and glibc's malloc/free took about
-/// a quarter of its CPU; with mimalloc the same run needs about 20% less CPU (bench/RESULTS.md).
+/// a quarter of its CPU; with mimalloc the same run needs about 20% less CPU (bench/README.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -63,7 +63,7 @@ struct Cli {
 
     /// Threads serving requests. 1 (the default) runs everything on one thread: a request is a
     /// few microseconds of in-memory work, so one thread serves tens of thousands of requests a
-    /// second and leaves the other cores to the code under test (measured in bench/RESULTS.md:
+    /// second and leaves the other cores to the code under test (measured in bench/README.md:
     /// about a third less CPU per request than two worker threads on a 2-core machine).
     /// 0 means one per CPU core.
     #[arg(long, default_value_t = 1, value_name = "N")]
