@@ -131,19 +131,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let runtime = match cli.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        0 => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-        n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
-    };
-    match runtime {
+    match usercom_mock::runtime_with_threads(cli.threads) {
         Ok(runtime) => runtime.block_on(serve(cli)),
         Err(e) => {
             eprintln!("usercom-mock: cannot start the async runtime: {e}");
