@@ -26,13 +26,45 @@ use tokio::task::JoinHandle;
 
 use crate::delivery::{Config, Forwarder, Summary};
 use crate::error::{Error, Result};
+use crate::segment::batch::{self, Item, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
 
-/// Largest accepted message, serialised (Segment's limit).
-pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
-/// Largest accepted request body, after gzip decompression (Segment's limit).
-pub const MAX_BATCH_BYTES: usize = 500 * 1024;
-/// Most messages in one batch (Segment's limit).
-pub const MAX_BATCH_MESSAGES: usize = 2_500;
+/// The ingress's own settings (delivery's are [`Config`]).
+#[derive(Clone)]
+pub struct Settings {
+    /// When set, only requests carrying this Segment write key are accepted. Never printed.
+    pub write_key: Option<String>,
+    /// How long a request waits for queue room before it is answered 429. Default 5 s.
+    ///
+    /// Why wait at all: a Segment client answered 429 sends the whole batch again after a
+    /// pause, and each resend is read, gunzipped, parsed and validated again only to be refused;
+    /// under a flood the forwarder would spend more CPU refusing batches than delivering them.
+    /// Holding the request until room frees up is back-pressure without that waste; the bound
+    /// stays well under Segment clients' request timeouts (10–15 s), so they see a 429 rather
+    /// than a timeout when User.com really is too slow. `Duration::ZERO` = refuse at once.
+    pub queue_wait: Duration,
+    /// On shutdown, how long to keep delivering before dead-lettering the rest. Default 30 s.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            write_key: None,
+            queue_wait: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("write_key", &self.write_key.as_ref().map(|_| "<redacted>"))
+            .field("queue_wait", &self.queue_wait)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish()
+    }
+}
 
 /// Call types with their own route.
 const SINGLE_TYPES: [&str; 6] = ["identify", "track", "page", "screen", "group", "alias"];
@@ -41,13 +73,19 @@ const SINGLE_TYPES: [&str; 6] = ["identify", "track", "page", "screen", "group",
 struct AppState {
     forwarder: Forwarder,
     write_key: Option<Arc<str>>,
+    queue_wait: Duration,
 }
 
-/// The ingress's routes over `forwarder`; `write_key` = `None` accepts any caller.
-pub fn router(forwarder: Forwarder, write_key: Option<String>) -> Router {
+/// The ingress's routes over `forwarder`.
+pub fn router(forwarder: Forwarder, settings: &Settings) -> Router {
     let state = AppState {
         forwarder,
-        write_key: write_key.filter(|k| !k.is_empty()).map(Arc::from),
+        write_key: settings
+            .write_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(Arc::from),
+        queue_wait: settings.queue_wait,
     };
     let mut router = Router::new()
         .route("/v1/batch", post(batch))
@@ -127,113 +165,47 @@ async fn accept_single(
     // The route names the type; a body that says otherwise is corrected, as Segment does.
     message.insert("type".into(), Value::String(kind.to_string()));
     let message = Value::Object(message);
-    check_message_size(&message, None)?;
+    if let Err((code, message)) = batch::check_message(&message, "the message") {
+        return Err(Error::BadRequest { code, message });
+    }
     accept(state, vec![message]).await
 }
 
-/// Into the delivery queue, waiting up to [`Config::queue_wait`] for room (see there why).
+/// Into the delivery queue, waiting up to [`Settings::queue_wait`] for room (see there why).
 async fn accept(state: &AppState, messages: Vec<Value>) -> Result<()> {
-    let wait = state.forwarder.config().queue_wait;
-    state.forwarder.accept_within(messages, wait).await
+    state
+        .forwarder
+        .accept_within(messages, state.queue_wait)
+        .await
 }
 
-/// Validates a `batch` array and merges the envelope's `context` and `integrations` into each.
-///
-/// This is also how `send` reads a batch envelope from a file.
-pub fn split_batch(batch: Value, envelope: &Map<String, Value>) -> Result<Vec<Value>> {
-    let Value::Array(items) = batch else {
-        return Err(Error::bad_request(
-            "invalid_batch",
-            "\"batch\" must be an array of messages",
-        ));
+/// A request's `batch`: at most [`MAX_BATCH_MESSAGES`] messages, each valid by
+/// [`batch::check_message`]; one bad item refuses the request, naming it (the client keeps the
+/// batch, as it does with Segment).
+fn split_batch(batch: Value, envelope: &Map<String, Value>) -> Result<Vec<Value>> {
+    let refuse = |invalid: batch::Invalid| Error::BadRequest {
+        code: invalid.code,
+        message: invalid.reason,
     };
-    if items.len() > MAX_BATCH_MESSAGES {
-        return Err(Error::bad_request(
-            "batch_too_large",
-            format!(
-                "the batch has {} messages; at most {MAX_BATCH_MESSAGES} are accepted",
-                items.len()
-            ),
-        ));
-    }
-    let mut messages = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let Value::Object(mut message) = item else {
+    if let Some(items) = batch.as_array() {
+        if items.len() > MAX_BATCH_MESSAGES {
             return Err(Error::bad_request(
-                "invalid_message",
-                format!("batch[{index}] is not a JSON object"),
+                "batch_too_large",
+                format!(
+                    "the batch has {} messages; at most {MAX_BATCH_MESSAGES} are accepted",
+                    items.len()
+                ),
             ));
-        };
-        match message.get("type") {
-            Some(Value::String(t)) if !t.trim().is_empty() => {}
-            _ => {
-                return Err(Error::bad_request(
-                    "missing_type",
-                    format!("batch[{index}] has no \"type\" (identify, track, page, group, ...)"),
-                ))
-            }
-        }
-        for key in ["context", "integrations"] {
-            merge_defaults(&mut message, key, envelope.get(key));
-        }
-        let message = Value::Object(message);
-        check_message_size(&message, Some(index))?;
-        messages.push(message);
-    }
-    Ok(messages)
-}
-
-/// Batch-level `context`/`integrations` are defaults: a message's own keys win.
-pub(crate) fn merge_defaults(
-    message: &mut Map<String, Value>,
-    key: &str,
-    defaults: Option<&Value>,
-) {
-    let Some(Value::Object(defaults)) = defaults else {
-        return;
-    };
-    match message.get_mut(key) {
-        Some(Value::Object(own)) => {
-            for (k, v) in defaults {
-                if !own.contains_key(k) {
-                    own.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        Some(Value::Null) | None => {
-            message.insert(key.to_string(), Value::Object(defaults.clone()));
-        }
-        Some(_) => {}
-    }
-}
-
-fn check_message_size(message: &Value, index: Option<usize>) -> Result<()> {
-    /// Counts the bytes serialisation would write, without keeping them (no allocation).
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
         }
     }
-    let mut counter = Counter(0);
-    let size = match serde_json::to_writer(&mut counter, message) {
-        Ok(()) => counter.0,
-        Err(_) => 0,
-    };
-    if size > MAX_MESSAGE_BYTES {
-        let which = index.map_or_else(|| "the message".to_string(), |i| format!("batch[{i}]"));
-        return Err(Error::bad_request(
-            "message_too_large",
-            format!(
-                "{which} is {size} bytes; at most {MAX_MESSAGE_BYTES} bytes (32 KB) per message"
-            ),
-        ));
-    }
-    Ok(())
+    batch::split(batch, envelope)
+        .map_err(refuse)?
+        .into_iter()
+        .map(|item| match item {
+            Item::Message(message) => Ok(message),
+            Item::Invalid(invalid) => Err(refuse(invalid)),
+        })
+        .collect()
 }
 
 /// Reads the body (gunzipping when asked), bounded, and parses a JSON object.
@@ -359,21 +331,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub struct Ingress;
 
 impl Ingress {
-    /// Binds `addr` (port 0 allowed), builds a [`Forwarder`] from `config` and serves.
+    /// Binds `addr` (port 0 allowed), builds a [`Forwarder`] from `config` and serves with the
+    /// default [`Settings`] (any write key accepted).
     pub async fn start(addr: SocketAddr, config: Config) -> Result<IngressHandle> {
         let forwarder = Forwarder::new(config)?;
-        Self::start_with(addr, forwarder).await
+        Self::start_with(addr, forwarder, Settings::default()).await
     }
 
-    /// As [`Ingress::start`], over an existing forwarder.
-    pub async fn start_with(addr: SocketAddr, forwarder: Forwarder) -> Result<IngressHandle> {
+    /// As [`Ingress::start`], over an existing forwarder, with these settings.
+    pub async fn start_with(
+        addr: SocketAddr,
+        forwarder: Forwarder,
+        settings: Settings,
+    ) -> Result<IngressHandle> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
-        let app = router(forwarder.clone(), forwarder.config().write_key.clone());
+        let app = router(forwarder.clone(), &settings);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -389,6 +366,7 @@ impl Ingress {
         Ok(IngressHandle {
             addr,
             forwarder,
+            drain_timeout: settings.drain_timeout,
             stop: Some(stop),
             server: Some(server),
         })
@@ -400,6 +378,7 @@ impl Ingress {
 pub struct IngressHandle {
     addr: SocketAddr,
     forwarder: Forwarder,
+    drain_timeout: Duration,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -432,8 +411,7 @@ impl IngressHandle {
             // Keep-alive connections close after their current request; bound the wait anyway.
             let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
         }
-        let deadline = self.forwarder.config().drain_timeout;
-        self.forwarder.drain(deadline).await
+        self.forwarder.drain(self.drain_timeout).await
     }
 }
 
@@ -448,38 +426,6 @@ impl Drop for IngressHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_context_is_a_default_not_an_override() {
-        let envelope = json!({
-            "context": {"ip": "1.2.3.4", "locale": "en-US"},
-            "integrations": {"All": true},
-        });
-        let batch = json!([
-            {"type": "track", "event": "A", "context": {"ip": "9.9.9.9"}},
-            {"type": "identify"},
-        ]);
-        let messages = split_batch(batch, envelope.as_object().unwrap()).unwrap();
-        assert_eq!(
-            messages[0]["context"],
-            json!({"ip": "9.9.9.9", "locale": "en-US"})
-        );
-        assert_eq!(messages[1]["context"]["ip"], "1.2.3.4");
-        assert_eq!(messages[1]["integrations"], json!({"All": true}));
-    }
-
-    #[test]
-    fn batch_items_need_a_type_and_an_object() {
-        let empty = Map::new();
-        let err = split_batch(json!([{"type": "track"}, {"event": "x"}]), &empty).unwrap_err();
-        assert!(err.to_string().contains("batch[1]"), "{err}");
-        let err = split_batch(json!([1]), &empty).unwrap_err();
-        assert!(
-            err.to_string().contains("batch[0] is not a JSON object"),
-            "{err}"
-        );
-        assert!(split_batch(json!({}), &empty).is_err());
-    }
 
     #[test]
     fn constant_time_eq_compares() {

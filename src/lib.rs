@@ -1,9 +1,9 @@
 //! The Segment → User.com destination.
 //!
 //! Data flows one way, and the modules say so:
-//! [`segment`] (lenient parsing of Segment messages) → [`mapping`] (pure: a message → the planned
+//! [`segment`] (Segment messages and batches in) → [`mapping`] (pure: a message → the planned
 //! User.com operations) → [`delivery`] (per-user ordering, concurrency, retry, dead letters) →
-//! [`usercom`] (one reused HTTP client speaking User.com's public REST API).
+//! [`usercom`] (each operation as User.com calls, and the HTTP client that sends them).
 //!
 //! [`ingress`] serves Segment's HTTP Tracking API in front of the delivery queue; [`cli`] holds the
 //! command-line surface that `main.rs` parses.

@@ -6,15 +6,16 @@ use clap::Parser;
 use usercom_forwarder::cli::{self, Cli};
 
 /// mimalloc instead of glibc malloc: under `serve`/`send` load the forwarder allocates per
-/// request (JSON values, HTTP buffers) across runtime threads, and glibc's malloc/free took about
-/// a quarter of its CPU; with mimalloc the same run needs about 20% less CPU (bench/README.md).
+/// request (JSON values, HTTP buffers), and glibc's malloc/free costs a large share of its CPU
+/// there (figures in bench/README.md). Declared by the binary only: the library leaves the
+/// allocator to whoever embeds it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing(cli.log_format, cli.command.default_log_filter());
-    let runtime = match usercom_mock::runtime_with_threads(cli.threads) {
+    let runtime = match cli::runtime(cli.threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

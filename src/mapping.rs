@@ -1,12 +1,11 @@
 //! Pure mapping: one Segment message → the User.com operations it causes. No I/O, no runtime.
 //!
 //! The operations are abstract (they name a user by `custom_id` and a company by `group_id`);
-//! [`crate::delivery`] resolves them to concrete requests, using its cache of
+//! [`crate::usercom::apply`] turns them into concrete requests, using its cache of
 //! `custom_id → (id, user_key)` and `group_id → company id`.
 //!
 //! Entry points: [`decide`] (a raw JSON message → [`Decision`]), [`map`] (an already parsed
-//! [`Message`]), [`preview`] (a decision → the HTTP requests it plans, for `plan`) and
-//! [`name_std`] (User.com's attribute-name normalisation).
+//! [`Message`]) and [`name_std`] (User.com's attribute-name normalisation).
 //!
 //! # The rules (normative source: design.md "The forwarder" and the destination doc)
 //!
@@ -62,13 +61,10 @@
 //! User.com's typed fields do not take `null`.
 
 pub mod company;
-pub mod preview;
 pub mod user;
 
 #[cfg(test)]
 mod tests;
-
-pub use preview::preview;
 
 use crate::segment::{self, Kind, Message};
 
@@ -99,9 +95,6 @@ pub struct Plan {
     pub call: &'static str,
     /// The user this message is about: `userId`, else `anonymousId`.
     pub custom_id: String,
-    /// Segment `messageId`, when present (used to apply duplicates once).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
     pub ops: Vec<Op>,
 }
 
@@ -211,7 +204,6 @@ pub fn map(msg: &Message<'_>) -> Decision {
     Decision::Deliver(Plan {
         call,
         custom_id: custom_id.to_owned(),
-        message_id: msg.message_id.as_deref().map(str::to_owned),
         ops,
     })
 }

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use usercom_forwarder::ingress::Ingress;
-use usercom_forwarder::Config;
+use usercom_forwarder::ingress::{Ingress, Settings};
+use usercom_forwarder::{Config, Forwarder};
 use usercom_mock::MockServer;
 
 use crate::e2e::assert_journey_applied;
@@ -59,11 +59,12 @@ async fn real_segment_clients_reach_the_simulator() {
     );
 
     let mock = MockServer::start().await;
-    let config = Config {
+    let forwarder = Forwarder::new(Config::new(mock.url(), mock.api_key())).unwrap();
+    let settings = Settings {
         write_key: Some(WRITE_KEY.into()),
-        ..Config::new(mock.url(), mock.api_key())
+        ..Settings::default()
     };
-    let ingress = Ingress::start("127.0.0.1:0".parse().unwrap(), config)
+    let ingress = Ingress::start_with("127.0.0.1:0".parse().unwrap(), forwarder, settings)
         .await
         .unwrap();
     let args = |user: &str, group: &str| {

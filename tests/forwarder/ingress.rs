@@ -5,15 +5,20 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use usercom_forwarder::ingress::{Ingress, IngressHandle};
-use usercom_forwarder::Config;
+use usercom_forwarder::ingress::{Ingress, IngressHandle, Settings};
+use usercom_forwarder::{Config, Forwarder};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{self, requests, upstream};
 
 async fn start(config: Config) -> IngressHandle {
-    Ingress::start("127.0.0.1:0".parse().unwrap(), config)
+    start_with(config, Settings::default()).await
+}
+
+async fn start_with(config: Config, settings: Settings) -> IngressHandle {
+    let forwarder = Forwarder::new(config).unwrap();
+    Ingress::start_with("127.0.0.1:0".parse().unwrap(), forwarder, settings)
         .await
         .unwrap()
 }
@@ -118,11 +123,11 @@ async fn single_routes_and_import_are_accepted() {
 #[tokio::test]
 async fn the_write_key_is_checked_when_configured() {
     let server = upstream().await;
-    let config = Config {
+    let settings = Settings {
         write_key: Some("wk-123".into()),
-        ..support::config(&server.uri())
+        ..Settings::default()
     };
-    let ingress = start(config).await;
+    let ingress = start_with(support::config(&server.uri()), settings).await;
     let url = format!("{}/v1/batch", ingress.url());
     let message = || {
         batch(vec![support::identify(
@@ -352,12 +357,15 @@ async fn what_cannot_be_delivered_by_the_drain_deadline_is_dead_lettered() {
     let dead = support::temp_dir("drain").join("dead.ndjson");
     let config = Config {
         retry_window: Duration::from_secs(300),
-        drain_timeout: Duration::from_millis(100),
         concurrency: 1,
         dead_letter: Some(dead.clone()),
         ..support::config(&server.uri())
     };
-    let ingress = start(config).await;
+    let settings = Settings {
+        drain_timeout: Duration::from_millis(100),
+        ..Settings::default()
+    };
+    let ingress = start_with(config, settings).await;
     let messages = vec![
         support::identify("a", "1"),
         support::identify("b", "2"),

@@ -4,6 +4,7 @@
 //! - `retry`: every retryable and permanent status, timeouts, refused connections, dead letters.
 //! - `ingress`: the Segment HTTP Tracking API (auth, gzip, limits, malformed input, stats, drain).
 //! - `cli`: the built binary (`send`, `plan`, start-up errors, `--help`).
+//! - `plan`: what `plan` prints equals what `send` sends, for every fixture.
 //! - `e2e`: against the `usercom-mock` simulator, in process.
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
 //! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
@@ -14,6 +15,7 @@ mod clients;
 mod dashboard;
 mod e2e;
 mod ingress;
+mod plan;
 mod requests;
 mod retry;
 mod support;

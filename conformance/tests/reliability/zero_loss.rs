@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use usercom_forwarder::ingress::Ingress;
+use usercom_forwarder::ingress::{Ingress, Settings};
 use usercom_forwarder::{Config, Forwarder};
 
 use crate::support::{self, dead_letter_ids, dead_letters, figure, size, Admin, Observed, TempDir};
@@ -161,10 +161,14 @@ async fn zero_loss_ingress_with_faults_before_apply() {
     // client must resend batches (accepted all or nothing: a resend never doubles).
     let config = Config {
         queue_capacity: 150,
-        queue_wait: Duration::from_millis(20),
         ..fast_config(&mock.url(), mock.api_key(), dl.clone())
     };
-    let ingress = Ingress::start("127.0.0.1:0".parse().unwrap(), config)
+    let settings = Settings {
+        queue_wait: Duration::from_millis(20),
+        ..Settings::default()
+    };
+    let forwarder = Forwarder::new(config).expect("forwarder");
+    let ingress = Ingress::start_with("127.0.0.1:0".parse().unwrap(), forwarder, settings)
         .await
         .expect("ingress");
     let client = support::http();

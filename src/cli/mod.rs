@@ -1,0 +1,344 @@
+//! The command-line surface: `dev`, `serve`, `send`, `plan`. `main.rs` parses [`Cli`] and calls
+//! [`run`]; everything here is usable (and tested) without a process.
+
+#[cfg(feature = "dev")]
+mod dev;
+mod input;
+mod plan;
+mod send;
+mod serve;
+mod signal;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::delivery::{Config, Summary};
+use crate::usercom::Origin;
+
+/// Segment → User.com destination: forwards identify, page, track and group to User.com's REST API.
+///
+/// Start with `usercom-forwarder dev`: a local User.com simulator and a Segment-compatible ingress
+/// in one process. Logs go to stderr; RUST_LOG filters them (e.g. RUST_LOG=debug).
+#[derive(Debug, Parser)]
+#[command(name = "usercom-forwarder", version, propagate_version = true)]
+pub struct Cli {
+    /// Log line format on stderr: human-readable text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Runtime threads. 1 (the default) runs ingress, mapping and delivery on one thread (large
+    /// ingress bodies are parsed on a helper thread): delivery waits on User.com, not on the CPU,
+    /// and one thread spends about a quarter less CPU per event than two (bench/README.md).
+    /// 0 means one per CPU core.
+    #[arg(long, default_value_t = 1, value_name = "N", global = true)]
+    pub threads: usize,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Local development: start the User.com simulator and the Segment ingress in one process,
+    /// print their URLs, the API key and a ready-to-paste analytics-python snippet; run until
+    /// Ctrl-C, then drain.
+    #[cfg(feature = "dev")]
+    Dev(DevArgs),
+    /// Serve the Segment HTTP Tracking API (POST /v1/batch, /v1/track, ...) and forward every
+    /// message to a User.com app.
+    Serve(ServeArgs),
+    /// Forward Segment messages from a file (NDJSON, a JSON array, a {"batch": [...]} envelope, or
+    /// a dead-letter file to replay); prints `delivered=N skipped=N dead_lettered=N duplicates=N`
+    /// and exits non-zero when anything was dead-lettered.
+    Send(SendArgs),
+    /// Print the User.com requests each message would cause, as JSON (one line per message);
+    /// no network.
+    Plan(PlanArgs),
+}
+
+/// Which User.com app to talk to.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Origin of the User.com app, e.g. https://acme.user.com or a simulator's
+    /// http://127.0.0.1:4010 (a trailing /api/public is accepted).
+    #[arg(long, value_name = "URL", required_unless_present = "app_subdomain")]
+    pub usercom_url: Option<String>,
+
+    /// The app's subdomain: `acme` means https://acme.user.com.
+    #[arg(long, value_name = "NAME", conflicts_with = "usercom_url")]
+    pub app_subdomain: Option<String>,
+
+    /// User.com REST API key (App settings > Advanced > API keys); sent as
+    /// `Authorization: Token KEY`, never logged.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "USERCOM_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+/// How hard to try, and where failures go.
+#[derive(Debug, Clone, Args)]
+pub struct DeliveryArgs {
+    /// Users delivered at the same time (one user's messages always go in order); also the
+    /// number of keep-alive connections kept open to User.com. 8 saturates a 2-core machine
+    /// against a local simulator (more lanes only cost CPU there); against the real User.com,
+    /// where each request waits a network round trip, throughput grows with it: at 30 ms per
+    /// request, 8 lanes deliver at most ~270 requests/s, 32 lanes ~1,000/s.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// How long a message keeps retrying (408, 429, 5xx except 501, timeouts, connection
+    /// errors) before it is dead-lettered, e.g. 30s, 5m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub retry_window: Duration,
+
+    /// Bound on each HTTP request to User.com, e.g. 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Append messages that could not be delivered to this NDJSON file
+    /// ({"message", "reason", "status", "call", "at"}); replay it with `send FILE`.
+    /// Without it, dead letters are logged whole at error level.
+    #[arg(long, value_name = "FILE")]
+    pub dead_letter: Option<PathBuf>,
+}
+
+/// `serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for Segment clients (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Accept only requests carrying this Segment write key (HTTP Basic `KEY:` or "writeKey" in
+    /// the body); without it every caller is accepted.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SEGMENT_WRITE_KEY",
+        hide_env_values = true
+    )]
+    pub write_key: Option<String>,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+
+    /// Messages accepted but not yet delivered; beyond it clients get 429 + Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub queue_capacity: usize,
+
+    /// When the queue is full, how long a request waits for room before it is answered 429 +
+    /// Retry-After (0s = at once). Waiting is cheaper than a refusal: a refused Segment client
+    /// resends the whole batch, which is then read and parsed again. Keep it under your clients'
+    /// request timeout (Segment's libraries use 10-15 s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub queue_wait: Duration,
+
+    /// On Ctrl-C/SIGTERM, how long to keep delivering before dead-lettering the rest.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// `dev` options.
+#[cfg(feature = "dev")]
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Address of the ingress (where Segment clients send; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+
+    /// Address of the User.com simulator (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4010")]
+    pub mock_listen: SocketAddr,
+
+    /// API key of the simulator's default app (default: the simulator's documented default key).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "USERCOM_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// Require this Segment write key at the ingress (default: accept any).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SEGMENT_WRITE_KEY",
+        hide_env_values = true
+    )]
+    pub write_key: Option<String>,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// `send` options.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Input file, or `-` for stdin: NDJSON, a JSON array, a {"batch": [...]} envelope, or a
+    /// dead-letter file (its {"message": ...} lines are unwrapped and sent again); gzipped input
+    /// is decompressed. Bad lines (invalid JSON or UTF-8) are dead-lettered, the rest is sent.
+    #[arg(value_name = "FILE", required_unless_present = "replay")]
+    pub input: Option<String>,
+
+    /// Replay a dead-letter file (the same as giving it as FILE).
+    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    pub replay: Option<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// `plan` options.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Input file, or `-` for stdin (same formats as `send`).
+    #[arg(value_name = "FILE")]
+    pub input: String,
+
+    /// Pretty-print each plan over several lines.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+/// Parses human durations: `30s`, `5m`, `1h 30m`, `250ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration ({e}); use e.g. 30s, 5m, 1h"))
+}
+
+impl Command {
+    /// Default log level when RUST_LOG is unset: servers tell what they do, batch commands stay
+    /// quiet unless something goes wrong.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "dev")]
+            Command::Dev(_) => "info",
+            Command::Serve(_) => "info",
+            Command::Send(_) | Command::Plan(_) => "warn",
+        }
+    }
+}
+
+/// Installs the tracing subscriber: stderr, RUST_LOG (EnvFilter) or `default_filter`.
+pub fn init_tracing(format: LogFormat, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    // A second install (tests) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The async runtime for `--threads N`: 1 is a `current_thread` runtime (the default; why in
+/// the `--threads` help), 0 one worker per CPU core, N that many workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if threads > 1 {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
+}
+
+/// Runs a parsed command. `Ok(code)` carries the exit code (1 when `send` dead-lettered);
+/// `Err` is a start-up problem, printed by `main` with exit code 2.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        #[cfg(feature = "dev")]
+        Command::Dev(args) => dev::dev(args).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Send(args) => send::send(args).await,
+        Command::Plan(args) => plan::plan(args).await,
+    }
+}
+
+fn origin(target: &TargetArgs) -> anyhow::Result<Origin> {
+    let origin = match (&target.usercom_url, &target.app_subdomain) {
+        (Some(url), _) => Origin::from_url(url)?,
+        (None, Some(name)) => Origin::from_subdomain(name)?,
+        (None, None) => {
+            bail!("no User.com app given: pass --usercom-url URL or --app-subdomain NAME")
+        }
+    };
+    Ok(origin)
+}
+
+fn api_key(target: &TargetArgs) -> anyhow::Result<String> {
+    match target.api_key.as_deref().map(str::trim) {
+        Some(key) if !key.is_empty() => Ok(key.to_string()),
+        _ => bail!(
+            "missing User.com API key: pass --api-key KEY or set the USERCOM_API_KEY environment variable"
+        ),
+    }
+}
+
+fn config(origin: &Origin, api_key: String, delivery: &DeliveryArgs) -> Config {
+    Config {
+        usercom_url: origin.to_string(),
+        api_key,
+        concurrency: usize::from(delivery.concurrency),
+        retry_window: delivery.retry_window,
+        request_timeout: Some(delivery.request_timeout),
+        dead_letter: delivery.dead_letter.clone(),
+        ..Config::default()
+    }
+}
+
+/// The final line of `send`, `serve` and `dev`.
+pub fn summary_line(summary: &Summary) -> String {
+    summary.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_human() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("five").is_err());
+    }
+
+    #[test]
+    fn help_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

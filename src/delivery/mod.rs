@@ -1,0 +1,501 @@
+//! Delivery: applies each message's planned operations, in order per user, concurrently across
+//! users, with retries, duplicate suppression and a dead-letter file.
+//!
+//! - [`Forwarder`] (this file): the queue, the per-user lanes, how a message ends;
+//! - [`config`]: the settings; [`outcome`]: how messages end, counted;
+//! - [`retry`]: when to try again; [`dedup`]: `messageId`s applied once;
+//! - [`dead_letter`]: the dead-letter file, written and read.
+//!
+//! What each operation sends to User.com (and what a 404 does) is not here: that is
+//! [`crate::usercom::apply`].
+//!
+//! Every message handed to a [`Forwarder`] ends in exactly one of four buckets: delivered,
+//! skipped (the mapping does not support it), dead-lettered (rejected by the mapping, or failed
+//! permanently, or still failing when its retry window closed), or duplicate (its `messageId` was
+//! already accepted). Nothing is dropped silently.
+//!
+//! ## Model
+//!
+//! A message is accepted only when it gets a slot of the bounded *queue* (a semaphore of
+//! [`Config::queue_capacity`] permits; the permit travels with the message and is released when
+//! it ends). Accepted messages are appended to the *lane* of their user (`custom_id`); one task per
+//! non-empty lane applies its messages one after the other, and at most [`Config::concurrency`]
+//! lanes run at once.
+//!
+//! Why lanes: User.com applies requests in arrival order, and a user's identify, then page, then
+//! track must land in that order (the page needs the user the identify created; a later identify
+//! must overwrite an earlier one, not the reverse). Different users do not interact, so they can
+//! run side by side; the bound keeps us polite to the API and predictable in memory.
+
+pub mod config;
+pub mod dead_letter;
+mod dedup;
+pub mod outcome;
+mod retry;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+pub use config::Config;
+pub use outcome::{Outcome, Stats, Summary};
+
+use crate::error::{Error, Result};
+use crate::mapping::{self, Decision, Plan};
+use crate::segment;
+use crate::usercom::{Applier, Client, Origin};
+use dead_letter::DeadLetters;
+use dedup::Dedup;
+use outcome::Counters;
+use retry::Backoff;
+
+/// The delivery engine. Cheap to clone (a handle); all clones share queue, caches and counters.
+#[derive(Clone)]
+pub struct Forwarder {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("config", &self.shared.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+struct Shared {
+    config: Config,
+    /// Turns operations into User.com calls (with the id caches).
+    applier: Applier<Client>,
+    /// custom_id → messages waiting in that user's lane (an entry exists while its task runs).
+    lanes: Mutex<HashMap<String, VecDeque<(Job, Plan)>>>,
+    workers: Arc<Semaphore>,
+    capacity: Arc<Semaphore>,
+    dedup: Mutex<Dedup>,
+    dead_letters: DeadLetters,
+    counters: Counters,
+    idle: Notify,
+    closing: AtomicBool,
+    cancel: watch::Sender<bool>,
+}
+
+struct Job {
+    raw: Value,
+    message_id: Option<String>,
+    done: Option<mpsc::UnboundedSender<Outcome>>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Forwarder {
+    /// Validates the configuration, opens the dead-letter file (append) and builds the client.
+    pub fn new(config: Config) -> Result<Forwarder> {
+        let origin = Origin::from_url(&config.usercom_url)?;
+        let client = Client::new(
+            &origin,
+            &config.api_key,
+            config.request_timeout,
+            config.concurrency.max(1),
+        )?;
+        let dead_letters = DeadLetters::open(config.dead_letter.clone())?;
+        let concurrency = config.concurrency.max(1);
+        let capacity = config.queue_capacity.max(1);
+        let (cancel, _) = watch::channel(false);
+        Ok(Forwarder {
+            shared: Arc::new(Shared {
+                applier: Applier::new(client),
+                lanes: Mutex::new(HashMap::new()),
+                workers: Arc::new(Semaphore::new(concurrency)),
+                capacity: Arc::new(Semaphore::new(capacity)),
+                dedup: Mutex::new(Dedup::new(config.dedup_capacity, config.dedup_window)),
+                dead_letters,
+                counters: Counters::default(),
+                idle: Notify::new(),
+                closing: AtomicBool::new(false),
+                cancel,
+                config,
+            }),
+        })
+    }
+
+    /// The configuration this forwarder runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Delivers every message and returns when each has ended. Waits for queue room instead of
+    /// failing when the queue is full (back-pressure for batch sends).
+    pub async fn send_all(&self, messages: Vec<Value>) -> Summary {
+        self.send_all_with(messages, |_| {}).await
+    }
+
+    /// As [`Forwarder::send_all`], calling `on_outcome` as each message ends (progress bars).
+    pub async fn send_all_with(
+        &self,
+        messages: Vec<Value>,
+        mut on_outcome: impl FnMut(Outcome),
+    ) -> Summary {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut summary = Summary::default();
+        for raw in messages {
+            // The semaphore is never closed, so acquiring only waits for room.
+            let Ok(slot) = self.shared.capacity.clone().acquire_owned().await else {
+                break;
+            };
+            self.shared.submit(raw, slot, Some(tx.clone()));
+            // Count outcomes as they come so progress moves while we are still submitting.
+            while let Ok(outcome) = rx.try_recv() {
+                summary.record(outcome);
+                on_outcome(outcome);
+            }
+        }
+        drop(tx);
+        while let Some(outcome) = rx.recv().await {
+            summary.record(outcome);
+            on_outcome(outcome);
+        }
+        summary
+    }
+
+    /// Accepts a batch into the queue without waiting: all of it, or nothing.
+    ///
+    /// Why all-or-nothing: a Segment client retries the whole batch on 429, so accepting half of
+    /// it would deliver that half twice (only messages with a `messageId` would be caught).
+    pub fn try_accept(&self, messages: Vec<Value>) -> Result<()> {
+        if self.shared.closing.load(Ordering::SeqCst) {
+            return Err(Error::Closing);
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
+        let slots = self
+            .shared
+            .capacity
+            .clone()
+            .try_acquire_many_owned(count)
+            .map_err(|_| self.queue_full())?;
+        self.submit_batch(messages, slots);
+        Ok(())
+    }
+
+    /// As [`Forwarder::try_accept`], but when the queue is full waits up to `wait` for room
+    /// (all of the batch, or nothing) before answering [`Error::QueueFull`]. Waiting requests
+    /// are served first come, first served.
+    pub async fn accept_within(&self, messages: Vec<Value>, wait: Duration) -> Result<()> {
+        if wait.is_zero() {
+            return self.try_accept(messages);
+        }
+        if self.shared.closing.load(Ordering::SeqCst) {
+            return Err(Error::Closing);
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
+        if messages.len() > self.shared.config.queue_capacity.max(1) {
+            // It could never fit: refuse now rather than after the wait.
+            return Err(self.queue_full());
+        }
+        let acquire = self.shared.capacity.clone().acquire_many_owned(count);
+        let slots = match tokio::time::timeout(wait, acquire).await {
+            Ok(Ok(slots)) => slots,
+            // Err(_) = the wait ran out; Ok(Err(_)) = the semaphore was closed (never happens).
+            Ok(Err(_)) | Err(_) => return Err(self.queue_full()),
+        };
+        // Shutdown may have started while we waited: nothing new after `close`.
+        if self.shared.closing.load(Ordering::SeqCst) {
+            return Err(Error::Closing);
+        }
+        self.submit_batch(messages, slots);
+        Ok(())
+    }
+
+    fn queue_full(&self) -> Error {
+        Error::QueueFull {
+            capacity: self.shared.config.queue_capacity,
+        }
+    }
+
+    /// Submits each message with one permit of `slots` (which holds one per message).
+    fn submit_batch(&self, messages: Vec<Value>, mut slots: OwnedSemaphorePermit) {
+        let last = messages.len() - 1;
+        for (i, raw) in messages.into_iter().enumerate() {
+            let slot = if i == last {
+                std::mem::replace(&mut slots, placeholder_permit())
+            } else {
+                match slots.split(1) {
+                    Some(slot) => slot,
+                    None => placeholder_permit(),
+                }
+            };
+            self.shared.submit(raw, slot, None);
+        }
+    }
+
+    /// Records an input that could not even be parsed (a bad NDJSON line): dead-lettered with
+    /// `reason`, counted like any other dead letter.
+    pub fn dead_letter_input(&self, raw: Value, reason: &str) {
+        let counters = &self.shared.counters;
+        counters.received.fetch_add(1, Ordering::SeqCst);
+        counters.dead_lettered.fetch_add(1, Ordering::SeqCst);
+        self.shared.dead_letters.write(&raw, reason, None, None);
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.stats()
+    }
+
+    /// Counters since start, as a [`Summary`].
+    pub fn summary(&self) -> Summary {
+        self.stats().summary()
+    }
+
+    /// Stops accepting ([`Forwarder::try_accept`] answers [`Error::Closing`]).
+    pub fn close(&self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Closes, then keeps delivering for up to `deadline`; what is still queued or retrying after
+    /// that is dead-lettered ("shut down before delivery"). Returns the counters since start.
+    ///
+    /// Why a deadline and not "drain everything": an orchestrator kills us after its grace
+    /// period anyway; dead-lettering on our own terms means the file says what was not delivered.
+    /// Requests already on the wire are allowed to finish (bounded by the request timeout), so
+    /// a message is never both dead-lettered and applied.
+    pub async fn drain(&self, deadline: Duration) -> Summary {
+        self.close();
+        if tokio::time::timeout(deadline, self.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.stats().in_flight,
+                "drain deadline reached: dead-lettering what is left"
+            );
+            self.shared.cancel.send_replace(true);
+            self.wait_idle().await;
+        }
+        self.summary()
+    }
+
+    /// Waits until no message is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.shared.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.counters.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A zero-permit placeholder, used where a permit must be moved out of a batch grant.
+fn placeholder_permit() -> OwnedSemaphorePermit {
+    Arc::new(Semaphore::new(1))
+        .try_acquire_owned()
+        .expect("a fresh semaphore has a permit")
+}
+
+impl Shared {
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Takes one accepted message: duplicate check, mapping decision, then its user's lane.
+    fn submit(
+        self: &Arc<Self>,
+        raw: Value,
+        slot: OwnedSemaphorePermit,
+        done: Option<mpsc::UnboundedSender<Outcome>>,
+    ) {
+        self.counters.received.fetch_add(1, Ordering::SeqCst);
+        self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
+        let message_id = segment::message_id(&raw);
+        let job = Job {
+            raw,
+            message_id: None,
+            done,
+            _slot: slot,
+        };
+        if let Some(id) = &message_id {
+            let first = self
+                .dedup
+                .lock()
+                .unwrap()
+                .first_sighting(id, Instant::now());
+            if !first {
+                tracing::debug!(message_id = %id, "duplicate messageId: applied once already");
+                return self.finish(job, Outcome::Duplicate);
+            }
+        }
+        let job = Job { message_id, ..job };
+        match mapping::decide(&job.raw) {
+            Decision::Skip { reason } => {
+                tracing::debug!(%reason, "skipped");
+                self.finish(job, Outcome::Skipped);
+            }
+            Decision::Reject { reason } => self.dead_letter(job, &reason, None, None),
+            Decision::Deliver(plan) => {
+                let key = plan.custom_id.clone();
+                let start_lane = {
+                    let mut lanes = self.lanes.lock().unwrap();
+                    match lanes.get_mut(&key) {
+                        Some(queue) => {
+                            queue.push_back((job, plan));
+                            false
+                        }
+                        None => {
+                            lanes.insert(key.clone(), VecDeque::from([(job, plan)]));
+                            true
+                        }
+                    }
+                };
+                if start_lane {
+                    tokio::spawn(Arc::clone(self).run_lane(key));
+                }
+            }
+        }
+    }
+
+    /// Applies one user's messages in order until the lane is empty, then removes it.
+    ///
+    /// The lane entry stays in the map while this task runs, so a message arriving meanwhile is
+    /// appended to it rather than starting a second task for the same user (which would break
+    /// the order). Emptiness is checked and the entry removed under the same lock as the append.
+    async fn run_lane(self: Arc<Self>, key: String) {
+        // Held for the whole lane: `concurrency` bounds users served at once.
+        let _worker = Arc::clone(&self.workers).acquire_owned().await;
+        loop {
+            let next = {
+                let mut lanes = self.lanes.lock().unwrap();
+                match lanes.get_mut(&key).and_then(VecDeque::pop_front) {
+                    Some(next) => next,
+                    None => {
+                        lanes.remove(&key);
+                        return;
+                    }
+                }
+            };
+            let (job, plan) = next;
+            if self.cancelled() {
+                self.dead_letter(job, "shut down before delivery was attempted", None, None);
+                continue;
+            }
+            match self.deliver(&plan).await {
+                Ok(()) => self.finish(job, Outcome::Delivered),
+                Err(e) => {
+                    let reason = format!("{}: {e}", plan.call);
+                    self.dead_letter(job, &reason, e.status(), e.endpoint());
+                }
+            }
+        }
+    }
+
+    /// Runs a plan's operations in order; each operation retries on its own, all within one
+    /// retry window that starts with the message's first request.
+    async fn deliver(&self, plan: &Plan) -> Result<()> {
+        let deadline = Instant::now() + self.config.retry_window;
+        let backoff = Backoff {
+            base: self.config.backoff_base,
+            max: self.config.backoff_max,
+        };
+        for op in &plan.ops {
+            retry::retrying(backoff, deadline, &self.cancel, || self.applier.apply(op)).await?;
+        }
+        Ok(())
+    }
+
+    fn dead_letter(&self, job: Job, reason: &str, status: Option<u16>, call: Option<&str>) {
+        self.dead_letters.write(&job.raw, reason, status, call);
+        // A dead-lettered message was not applied: let a later resend of it through.
+        if let Some(id) = &job.message_id {
+            self.dedup.lock().unwrap().forget(id);
+        }
+        self.finish(job, Outcome::DeadLettered);
+    }
+
+    fn finish(&self, job: Job, outcome: Outcome) {
+        self.counters.ended(outcome);
+        if let Some(done) = &job.done {
+            // The receiver may be gone (caller stopped listening): the count above stands.
+            let _ = done.send(outcome);
+        }
+        // Release the queue slot before announcing idleness.
+        drop(job);
+        if self.counters.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn identify(user: &str) -> Value {
+        json!({"type": "identify", "userId": user, "traits": {"email": format!("{user}@example.com")}})
+    }
+
+    /// The ingress's accept: a full queue refuses at once with no wait, and with a wait the
+    /// batch gets in as soon as earlier messages end, all of it, nothing lost.
+    #[tokio::test]
+    async fn accept_within_waits_for_room_or_refuses() {
+        use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path("/api/public/users/update_or_create/"))
+            .respond_with(
+                // Slow enough that the queue is still full when the next batch arrives.
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": 1, "created": true}))
+                    .set_delay(Duration::from_millis(300)),
+            )
+            .mount(&server)
+            .await;
+        let forwarder = Forwarder::new(Config {
+            queue_capacity: 2,
+            ..Config::new(server.uri(), "key")
+        })
+        .unwrap();
+        forwarder
+            .accept_within(vec![identify("a"), identify("b")], Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("room for two: {e}"));
+        let full = forwarder
+            .accept_within(vec![identify("c")], Duration::ZERO)
+            .await;
+        assert!(
+            matches!(full, Err(Error::QueueFull { capacity: 2 })),
+            "{full:?}"
+        );
+        let too_big = forwarder
+            .accept_within(
+                vec![identify("c"), identify("d"), identify("e")],
+                Duration::from_secs(60),
+            )
+            .await;
+        assert!(
+            matches!(too_big, Err(Error::QueueFull { .. })),
+            "a batch larger than the queue is refused without waiting: {too_big:?}"
+        );
+        forwarder
+            .accept_within(vec![identify("c"), identify("d")], Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("room frees up as a and b are delivered: {e}"));
+        forwarder.wait_idle().await;
+        let stats = forwarder.stats();
+        assert_eq!((stats.received, stats.delivered), (4, 4), "{stats:?}");
+    }
+}
