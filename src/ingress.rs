@@ -225,10 +225,10 @@ async fn read_object(headers: &HeaderMap, body: Body) -> Result<Map<String, Valu
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    // Inflating and parsing a batch is the ingress's CPU work (~13% of the forwarder's CPU under
-    // load, most of it in serde_json). With the default one-thread runtime it would share the
-    // thread that drives delivery, so a body past a few KB is parsed on the blocking pool, on
-    // another core; a small body is not worth the thread hand-off.
+    // Inflating and parsing a batch is the ingress's CPU work (most of it in serde_json). With
+    // the default one-thread runtime it would share the thread that drives delivery, so a body
+    // past a few KB is parsed on the blocking pool, on another core; a small body is not worth
+    // the thread hand-off.
     if raw.len() < OFFLOAD_PARSE_BYTES {
         return parse_object(&encoding, &raw);
     }
