@@ -4,9 +4,12 @@
 //! and checks, case by case, that the behaviour documented in the destination doc
 //! (`shared/spec/user-com-destination.md`, vendored in `conformance/spec/`) holds.
 //!
-//! What it is: a [`catalogue`] of cases quoting the doc, a [`runner`] for both modes, a
-//! [`report`] in three formats, a pure reference [`model`] used as the oracle by the property
-//! tests, and [`snapshot`] rendering for `fixtures/segment/*.json`.
+//! What it is, in the order data flows: a [`catalogue`] of cases quoting the doc (Segment input
+//! plus expectations), a [`target`] that feeds the input to the forwarder, the [`sim`] client
+//! that reads the simulator back over HTTP, the [`checks`] that judge what it read, a [`runner`]
+//! tying these together for both modes, and a [`report`] in three formats. Beside it: a pure
+//! reference [`model`] used as the oracle by the property tests, and [`snapshot`] rendering for
+//! `fixtures/segment/*.json`.
 //!
 //! What it is not: it never imports the simulator's or the forwarder's behaviour code (coercion,
 //! mapping, counters). The simulator is a black box reached over HTTP (REST for reads, the admin
@@ -14,6 +17,7 @@
 //! shared code, a bug in it would pass every test.
 
 pub mod catalogue;
+pub mod checks;
 pub mod error;
 pub mod expect;
 pub mod model;

@@ -1,14 +1,15 @@
 //! A pure reference model of the destination doc: the oracle of the property tests.
 //!
-//! Written from the doc (and the exact conversion table of the simulator issue, which makes the
-//! doc's "we'll try to convert" precise), independently of the simulator's coercion and the
+//! Written from the doc (and an exact conversion table, which makes the doc's "we'll try to
+//! convert" precise), independently of the simulator's coercion and the
 //! forwarder's mapping. Given the Segment messages, it says what the User.com app must hold:
 //! users by custom id (userId, else anonymousId) with their email, custom attributes,
 //! `page_views` and `last_seen`; event occurrences; companies with members and custom
 //! attributes; attribute definitions (defined ones keep their type, new ones are strings).
 //!
-//! [`Model::compare`] checks an [`Observed`] state (read through the REST API) against it and
-//! lists every difference.
+//! [`Model::compare`] checks an [`Observed`] state against it and lists every difference. The
+//! model does no I/O: [`crate::sim::Sim::observe`] reads the [`Observed`] state through the REST
+//! API.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -507,7 +508,7 @@ fn same_typed(t: &ValueType, want: &Value, got: Option<&Value>) -> bool {
     }
 }
 
-/// The simulator's state as read through the REST API.
+/// The simulator's state as read through the REST API (by [`crate::sim::Sim::observe`]).
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
     /// `GET /users/`.
@@ -518,26 +519,6 @@ pub struct Observed {
     pub events: BTreeMap<String, Vec<Value>>,
     /// `GET /attributes/`.
     pub attributes: Vec<Value>,
-}
-
-impl Observed {
-    /// Reads the state of the app whose key is `key`, with events for `user_ids`.
-    pub async fn fetch(
-        sim: &crate::sim::Sim,
-        key: &str,
-        user_ids: impl IntoIterator<Item = &String>,
-    ) -> crate::Result<Self> {
-        let mut events = BTreeMap::new();
-        for id in user_ids {
-            events.insert(id.clone(), sim.events(key, id).await?);
-        }
-        Ok(Observed {
-            users: sim.users(key).await?,
-            companies: sim.companies(key).await?,
-            events,
-            attributes: sim.attributes(key).await?,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::Value;
 
-use crate::catalogue::{catalogue, Case, Check, Ctx, Scenario, Setup};
-use crate::error::{shorten, Error, Result};
-use crate::expect::json_eq;
+use crate::catalogue::{catalogue, Case, Ctx, Scenario, Setup};
+use crate::checks::{journal_mark, Probe};
+use crate::error::{Error, Result};
 use crate::report::{CaseResult, Failure, Report};
 use crate::sim::{App, Sim};
-use crate::target::{Delivery, External, InProcess, Target};
+use crate::target::{External, InProcess, Target};
 
 /// How cases use the simulator's apps.
 #[derive(Clone, Debug)]
@@ -248,21 +247,10 @@ async fn run_scenario(
         }
     }
     for (n, step) in scenario.steps.iter().enumerate() {
-        let needs_journal = step
-            .checks
-            .iter()
-            .any(|c| matches!(c, Check::Answered { .. }));
-        // The journal's last sequence number before the step. The whole journal is read because
-        // the simulator files requests made with a revoked key under no app.
-        let mark = if needs_journal {
-            Some(
-                sim.journal_all()
-                    .await?
-                    .iter()
-                    .filter_map(journal_seq)
-                    .max()
-                    .unwrap_or(0),
-            )
+        // The journal's last sequence number before the step, for the checks that count
+        // responses during it.
+        let mark = if step.checks.iter().any(|c| c.needs_journal_mark()) {
+            Some(journal_mark(sim).await?)
         } else {
             None
         };
@@ -282,8 +270,16 @@ async fn run_scenario(
         let deadline = Instant::now() + opts.timeout;
         loop {
             let mut failures = Vec::new();
+            let mut probe = Probe {
+                sim,
+                target,
+                app,
+                delivery: &delivery,
+                journal_mark: mark,
+                notes: &mut result.notes,
+            };
             for check in &step.checks {
-                if let Some(f) = evaluate(sim, target, app, check, &delivery, mark, result).await? {
+                if let Some(f) = check.evaluate(&mut probe).await? {
                     failures.push(f);
                 }
             }
@@ -305,348 +301,4 @@ async fn run_scenario(
         }
     }
     Ok(())
-}
-
-/// Finds `field` (or the first present of `a|b|c`) at the top level of `obj`.
-fn field<'a>(obj: &'a Value, field: &str) -> (String, Option<&'a Value>) {
-    let names: Vec<&str> = field.split('|').collect();
-    for name in &names {
-        if let Some(v) = obj.get(*name).filter(|v| !v.is_null()) {
-            return (name.to_string(), Some(v));
-        }
-    }
-    (names[0].to_string(), None)
-}
-
-fn found_text(v: Option<&Value>) -> String {
-    match v {
-        None => "absent".into(),
-        Some(Value::Null) => "null".into(),
-        Some(v) => shorten(&v.to_string(), 200),
-    }
-}
-
-fn fail(check: String, expected: String, found: String) -> Option<Failure> {
-    Some(Failure {
-        check,
-        expected,
-        found,
-    })
-}
-
-/// Judges one check; `Ok(None)` = holds.
-async fn evaluate(
-    sim: &Sim,
-    target: &Target,
-    app: &App,
-    check: &Check,
-    delivery: &Delivery,
-    journal_mark: Option<u64>,
-    result: &mut CaseResult,
-) -> Result<Option<Failure>> {
-    let key = &app.api_key;
-    Ok(match check {
-        Check::UserExists { id, exists } => {
-            let user = sim.user(key, id).await?;
-            if user.is_some() == *exists {
-                None
-            } else {
-                fail(
-                    format!("user {id}"),
-                    if *exists { "to exist" } else { "not to exist" }.into(),
-                    match user {
-                        Some(u) => format!("exists: {}", shorten(&u.to_string(), 200)),
-                        None => "no such user (404)".into(),
-                    },
-                )
-            }
-        }
-        Check::User {
-            id,
-            field: f,
-            expect,
-        } => match sim.user(key, id).await? {
-            None => fail(
-                format!("user {id}: {f}"),
-                expect.describe(),
-                "no such user (404)".into(),
-            ),
-            Some(user) => {
-                let (name, v) = field(&user, f);
-                if expect.holds(v) {
-                    None
-                } else {
-                    fail(
-                        format!("user {id}: {name}"),
-                        expect.describe(),
-                        found_text(v),
-                    )
-                }
-            }
-        },
-        Check::Events {
-            user,
-            name,
-            count,
-            data,
-        } => {
-            let events = sim.events(key, user).await?;
-            let named: Vec<&Value> = events
-                .iter()
-                .filter(|e| event_name(e) == Some(name.as_str()))
-                .collect();
-            if named.len() != *count {
-                let names: Vec<&str> = events.iter().filter_map(event_name).collect();
-                return Ok(fail(
-                    format!("user {user}: occurrences of event {name:?}"),
-                    count.to_string(),
-                    format!("{} (events of the user: {:?})", named.len(), names),
-                ));
-            }
-            let last = named
-                .last()
-                .map(|e| e.get("data").cloned().unwrap_or(Value::Null));
-            for (k, expect) in data {
-                let v = last.as_ref().and_then(|d| d.get(k));
-                if !expect.holds(v) {
-                    return Ok(fail(
-                        format!("user {user}: event {name:?} data.{k}"),
-                        expect.describe(),
-                        format!("{} (data: {})", found_text(v), found_text(last.as_ref())),
-                    ));
-                }
-            }
-            None
-        }
-        Check::Company {
-            id,
-            field: f,
-            expect,
-        } => match sim.company(key, id).await? {
-            None => fail(
-                format!("company {id}: {f}"),
-                expect.describe(),
-                "no such company (404)".into(),
-            ),
-            Some(company) => {
-                let (name, v) = field(&company, f);
-                if expect.holds(v) {
-                    None
-                } else {
-                    fail(
-                        format!("company {id}: {name}"),
-                        expect.describe(),
-                        found_text(v),
-                    )
-                }
-            }
-        },
-        Check::CompanyUnique { id } => {
-            let all = sim.companies(key).await?;
-            let n = all
-                .iter()
-                .filter(|c| c.get("custom_id").and_then(Value::as_str) == Some(id.as_str()))
-                .count();
-            if n == 1 {
-                None
-            } else {
-                fail(
-                    format!("companies with custom_id {id}"),
-                    "exactly 1".into(),
-                    n.to_string(),
-                )
-            }
-        }
-        Check::Member { user, company } => {
-            let u = sim.user(key, user).await?;
-            let c = sim.company(key, company).await?;
-            match (u, c) {
-                (Some(u), Some(c)) => {
-                    let uid = u.get("id").cloned().unwrap_or(Value::Null);
-                    let cid = c.get("id").cloned().unwrap_or(Value::Null);
-                    let in_company =
-                        c.get("employees")
-                            .and_then(Value::as_array)
-                            .is_some_and(|a| {
-                                a.iter().any(|e| {
-                                    json_eq(e, &uid)
-                                        || e.get("id").is_some_and(|x| json_eq(x, &uid))
-                                })
-                            });
-                    let in_user = u
-                        .get("companies")
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| {
-                            a.iter().any(|e| {
-                                json_eq(e, &cid) || e.get("id").is_some_and(|x| json_eq(x, &cid))
-                            })
-                        });
-                    if in_company || in_user {
-                        None
-                    } else {
-                        fail(
-                            format!("user {user} member of company {company}"),
-                            format!("company employees to hold user id {uid}, or user companies to hold company id {cid}"),
-                            format!(
-                                "employees {}, user companies {}",
-                                found_text(c.get("employees")),
-                                found_text(u.get("companies"))
-                            ),
-                        )
-                    }
-                }
-                (u, c) => fail(
-                    format!("user {user} member of company {company}"),
-                    "both to exist".into(),
-                    format!(
-                        "user {}, company {}",
-                        if u.is_some() {
-                            "exists"
-                        } else {
-                            "missing (404)"
-                        },
-                        if c.is_some() {
-                            "exists"
-                        } else {
-                            "missing (404)"
-                        }
-                    ),
-                ),
-            }
-        }
-        Check::Attribute {
-            content_type,
-            name,
-            value_type,
-        } => {
-            let all = sim.attributes(key).await?;
-            let def = all.iter().find(|a| {
-                a.get("name_std").and_then(Value::as_str) == Some(name.as_str())
-                    && a.get("content_type").and_then(Value::as_str) == Some(*content_type)
-            });
-            match def {
-                None => fail(
-                    format!("{content_type} attribute {name}"),
-                    format!("defined with value_type {}", value_type.describe()),
-                    "not defined".into(),
-                ),
-                Some(d) if !value_type.holds(d.get("value_type")) => fail(
-                    format!("{content_type} attribute {name}: value_type"),
-                    value_type.describe(),
-                    found_text(d.get("value_type")),
-                ),
-                Some(_) => None,
-            }
-        }
-        Check::Dropped { reason } => match (&delivery.reasons, delivery.dropped) {
-            (Some(reasons), dropped) => {
-                let hit = reasons.iter().any(|r| {
-                    r.to_ascii_lowercase()
-                        .contains(&reason.to_ascii_lowercase())
-                });
-                if hit {
-                    None
-                } else {
-                    fail(
-                        "the forwarder reports the documented hint".into(),
-                        format!("a dead-lettered message with a reason containing {reason:?}"),
-                        format!("{} dropped, reasons {:?}", dropped.unwrap_or(0), reasons),
-                    )
-                }
-            }
-            (None, Some(n)) => {
-                result
-                    .notes
-                    .push("the hint text is not observable on an external forwarder; checked that it gave up (dead_lettered) instead".into());
-                if n >= 1 {
-                    None
-                } else {
-                    fail(
-                        "the forwarder gives up on the refused message".into(),
-                        "dead_lettered to grow by at least 1 (GET /stats)".into(),
-                        format!("grew by {n}"),
-                    )
-                }
-            }
-            (None, None) => {
-                result.notes.push(
-                    "whether the forwarder reported the 403 is not observable without GET /stats"
-                        .into(),
-                );
-                None
-            }
-        },
-        Check::ApiKeyRequired => match target.check_api_key_required(sim.origin()) {
-            Some(Ok(())) => None,
-            Some(Err(found)) => fail(
-                "the forwarder requires the API key setting".into(),
-                "building it without an API key fails with an error naming the key".into(),
-                found,
-            ),
-            None => {
-                result.notes.push(
-                    "an external forwarder's start-up without a key is not observable; checked that its requests carry the key".into(),
-                );
-                None
-            }
-        },
-        Check::Answered {
-            status,
-            at_least,
-            at_most,
-        } => {
-            let journal = sim.journal_all().await?;
-            let since = journal_mark.unwrap_or(0);
-            let n = journal
-                .iter()
-                .filter(|e| journal_seq(e).is_some_and(|s| s > since))
-                .filter(|e| match e.get("app") {
-                    Some(Value::String(a)) => *a == app.name,
-                    // Unattributed: a request with an unknown or revoked key.
-                    _ => true,
-                })
-                .filter(|e| journal_status(e) == Some(*status))
-                .count();
-            if n >= *at_least && n <= *at_most {
-                None
-            } else {
-                let range = if at_least == at_most {
-                    format!("exactly {at_least}")
-                } else {
-                    format!("between {at_least} and {at_most}")
-                };
-                fail(
-                    format!("simulator responses with status {status} during the step"),
-                    range,
-                    n.to_string(),
-                )
-            }
-        }
-    })
-}
-
-/// The name of an event occurrence (`name`, or the v1-style `event` object/string).
-fn event_name(e: &Value) -> Option<&str> {
-    e.get("name")
-        .and_then(Value::as_str)
-        .or_else(|| e.get("event").and_then(Value::as_str))
-        .or_else(|| {
-            e.get("event")
-                .and_then(|x| x.get("name"))
-                .and_then(Value::as_str)
-        })
-}
-
-/// The sequence number of a journal entry.
-fn journal_seq(e: &Value) -> Option<u64> {
-    e.get("seq").and_then(Value::as_u64)
-}
-
-/// The response status of a journal entry, wherever the simulator puts it.
-pub(crate) fn journal_status(e: &Value) -> Option<u16> {
-    let n = e
-        .get("status")
-        .or_else(|| e.get("response_status"))
-        .or_else(|| e.get("response").and_then(|r| r.get("status")))?;
-    n.as_u64().and_then(|n| u16::try_from(n).ok())
 }

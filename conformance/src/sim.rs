@@ -6,9 +6,12 @@
 //! apps, revoking a key, trusted domains, the clock, and (for snapshots and the "no endless retry"
 //! check) the request journal and the state dump.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use crate::error::{shorten, Error, Result};
+use crate::model::Observed;
 
 /// An app inside the simulator: its admin name and its REST API key.
 #[derive(Clone, Debug)]
@@ -262,6 +265,25 @@ impl Sim {
     /// `GET /api/public/companies/`, every page.
     pub async fn companies(&self, key: &str) -> Result<Vec<Value>> {
         self.get_all_pages(key, "/api/public/companies/").await
+    }
+
+    /// The state of the app whose key is `key`, as the reference model compares it: users,
+    /// companies, attribute definitions, and the events of each of `user_ids`.
+    pub async fn observe(
+        &self,
+        key: &str,
+        user_ids: impl IntoIterator<Item = &String>,
+    ) -> Result<Observed> {
+        let mut events = BTreeMap::new();
+        for id in user_ids {
+            events.insert(id.clone(), self.events(key, id).await?);
+        }
+        Ok(Observed {
+            users: self.users(key).await?,
+            companies: self.companies(key).await?,
+            events,
+            attributes: self.attributes(key).await?,
+        })
     }
 
     async fn get_optional(&self, key: &str, path: &str) -> Result<Option<Value>> {

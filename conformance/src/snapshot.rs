@@ -7,9 +7,9 @@
 //! sorted, and values that still come from the wall clock (a message without a timestamp is
 //! stamped "now" by the forwarder) are redacted.
 //!
-//! The same rendering feeds both the insta test (`tests/snapshots.rs`, `glob!` over the fixtures)
-//! and `usercom-conformance snapshot`, which writes the files in insta's format, named as insta
-//! names them (`segment@NAME.json.snap`), so either tool can (re)generate them.
+//! The same rendering feeds both the insta test (`tests/harness/snapshots.rs`, `glob!` over the
+//! fixtures) and `usercom-conformance snapshot`, which writes the files in insta's format, named
+//! as insta names them (`segment@NAME.json.snap`), so either tool can (re)generate them.
 
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use serde_json::{json, Map, Value};
-use usercom_conformance::model::{Kind, Model, Observed, ValueType};
+use usercom_conformance::model::{Kind, Model, ValueType};
 use usercom_conformance::sim::{App, Sim};
 use usercom_mock::MockServer;
 
@@ -28,6 +28,9 @@ fn config() -> ProptestConfig {
         cases,
         // Each case is real HTTP through the forwarder; shrinking stays useful but bounded.
         max_shrink_iters: 64,
+        // The one regressions file of these properties: `conformance/proptest-regressions/
+        // properties.txt` (relative to the package root, where `cargo test` runs the binary).
+        // Its seeds re-run before new cases; commit the lines proptest adds to it.
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/properties.txt",
         ))),
@@ -286,7 +289,7 @@ proptest! {
             model.apply_all(&msgs);
             let summary = send(&env.sim, &app, msgs.clone(), 8).await;
             assert_eq!(summary.dead_lettered, 0, "nothing should be dead-lettered: {summary}");
-            let seen = Observed::fetch(&env.sim, &app.api_key, model.users.keys()).await.expect("read state");
+            let seen = env.sim.observe(&app.api_key, model.users.keys()).await.expect("read state");
             model.compare(&seen, &single_writer_companies(&msgs))
         });
         prop_assert!(diffs.is_empty(), "simulator differs from the model:\n{}", diffs.join("\n"));

@@ -1,0 +1,191 @@
+//! `group`: creates or updates the company, associates the user, maps semantic traits; custom
+//! traits follow the custom-trait rules.
+
+use serde_json::{json, Map, Value};
+
+use super::inputs::def;
+use super::{one_step, seeded_step, Case, Ctx, Scenario, Step, TraitRow};
+use crate::checks::{company, Attribute, CompanyUnique, Member};
+use crate::expect::Expect;
+
+/// Group.
+const GROUP: &str = "Sending a .group() request allows to create or update a company profile and associate a user with it.";
+
+/// Group auto-creation.
+const GROUP_CREATE: &str = "If a company is not found, we will automatically create new company instance and set its groupId to that that identifier.";
+
+/// Group membership.
+const GROUP_MEMBER: &str =
+    "The user that owns the userId on this event will be associated with this company.";
+
+/// Group custom traits.
+const GROUP_CUSTOM: &str =
+    "Any custom traits of the .group() call will follow same logic as Identify method.";
+
+/// Group semantic traits.
+const GROUP_SEMANTIC: &str =
+    "Semantic traits that are mapped are: address, description, email, employees, name, phone.";
+
+/// The `group` cases, in report order.
+pub(super) fn cases() -> Vec<Case> {
+    let mut cases = vec![
+        Case::new("group_creates_company", GROUP_CREATE, group_creates),
+        Case::new("group_updates_company", GROUP, group_updates),
+        Case::new("group_associates_user", GROUP_MEMBER, group_associates),
+    ];
+    for (trait_name, value, field, expect) in group_trait_table() {
+        cases.push(Case::new(
+            format!("group_trait_{trait_name}"),
+            GROUP_SEMANTIC,
+            move |ctx: &Ctx| {
+                let u = ctx.id("u");
+                let g = ctx.id("g");
+                let mut traits = Map::new();
+                traits.insert("name".into(), json!("Acme"));
+                traits.insert(trait_name.to_string(), value.clone());
+                one_step(
+                    vec![ctx.group(&u, &g, Value::Object(traits))],
+                    vec![company::field(&g, field, expect.clone())],
+                )
+            },
+        ));
+    }
+    cases.push(Case::new(
+        "group_custom_trait_new_is_string",
+        GROUP_CUSTOM,
+        group_custom_new,
+    ));
+    cases.push(Case::new(
+        "group_custom_trait_defined_integer",
+        GROUP_CUSTOM,
+        group_custom_defined,
+    ));
+    cases
+}
+
+fn group_trait_table() -> Vec<TraitRow> {
+    vec![
+        (
+            "address",
+            json!({"street": "Prosta 20", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-850", "country": "Poland"}),
+            "address",
+            Expect::Contains("Warsaw".into()),
+        ),
+        (
+            "description",
+            json!("Makes anvils"),
+            "description",
+            Expect::Eq(json!("Makes anvils")),
+        ),
+        (
+            "email",
+            json!("office@acme.example"),
+            "email",
+            Expect::Eq(json!("office@acme.example")),
+        ),
+        ("employees", json!(250), "size", Expect::Eq(json!(250))),
+        ("name", json!("Acme"), "name", Expect::Eq(json!("Acme"))),
+        (
+            "phone",
+            json!("+48 22 765 43 21"),
+            "phone_numbers|phone_number|phone",
+            Expect::Contains("+48 22 765 43 21".into()),
+        ),
+    ]
+}
+
+fn group_creates(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    one_step(
+        vec![ctx.group(&u, &g, json!({"name": "Initech"}))],
+        vec![
+            company::field(&g, "custom_id", Expect::Eq(json!(g))),
+            company::field(&g, "name", Expect::Eq(json!("Initech"))),
+        ],
+    )
+}
+
+fn group_updates(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let v = ctx.id("v");
+    let g = ctx.id("g");
+    Scenario {
+        steps: vec![
+            Step {
+                events: vec![ctx.group(&u, &g, json!({"name": "Initech"}))],
+                checks: vec![company::field(&g, "name", Expect::Eq(json!("Initech")))],
+            },
+            Step {
+                events: vec![ctx.group(&v, &g, json!({"name": "Initech Global", "employees": 12}))],
+                checks: vec![
+                    company::field(&g, "name", Expect::Eq(json!("Initech Global"))),
+                    company::field(&g, "size", Expect::Eq(json!(12))),
+                    CompanyUnique { id: g.clone() }.into(),
+                    Member {
+                        user: u,
+                        company: g.clone(),
+                    }
+                    .into(),
+                    Member {
+                        user: v,
+                        company: g,
+                    }
+                    .into(),
+                ],
+            },
+        ],
+        ..Scenario::default()
+    }
+}
+
+fn group_associates(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    one_step(
+        vec![
+            ctx.identify(&u, json!({"email": "member@example.com"})),
+            ctx.group(&u, &g, json!({"name": "Hooli"})),
+        ],
+        vec![Member {
+            user: u.clone(),
+            company: g,
+        }
+        .into()],
+    )
+}
+
+fn group_custom_new(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    let tier = ctx.attr("tier_level");
+    let mut traits = Map::new();
+    traits.insert("name".into(), json!("Acme"));
+    traits.insert(tier.clone(), json!(3));
+    one_step(
+        vec![ctx.group(&u, &g, Value::Object(traits))],
+        vec![
+            company::field(&g, &tier, Expect::Eq(json!("3"))),
+            Attribute {
+                content_type: "company",
+                name: tier,
+                value_type: Expect::Eq(json!("string")),
+            }
+            .into(),
+        ],
+    )
+}
+
+fn group_custom_defined(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    let seats = ctx.attr("seats");
+    let mut traits = Map::new();
+    traits.insert("name".into(), json!("Acme"));
+    traits.insert(seats.clone(), json!("40"));
+    seeded_step(
+        vec![def(seats.clone(), "integer", "company")],
+        vec![ctx.group(&u, &g, Value::Object(traits))],
+        vec![company::field(&g, &seats, Expect::Eq(json!(40)))],
+    )
+}

@@ -1,0 +1,179 @@
+//! `identify`: the documented mapping of standard traits, the address and the context to user
+//! fields, one case per field.
+
+use serde_json::{json, Map, Value};
+
+use super::{one_step, Case, Ctx, Scenario, TraitRow};
+use crate::checks::user;
+use crate::expect::Expect;
+
+/// Identify mapping.
+const IDENTIFY: &str = "Calling .identify() causes User.com to automatically map the call’s traits and context data to appropriate fields in the user profile.";
+
+/// The trait list.
+const TRAITS: &str = "Traits that are mapped are:";
+
+/// Address bullet.
+const ADDRESS: &str = "address is mapped to country, region and city fields if possible.";
+
+/// Context bullet.
+const CONTEXT: &str = "If possible following data is extracted from context and mapped to user profile’s fields: user_agent, os, device_name, device_type, language, resolution, ip_address, browser_family, browser_version, timezone, current_url.";
+
+/// The `identify` mapping cases, in report order.
+pub(super) fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    // Every identify trait mapping, one case each.
+    for (trait_name, value, field, expect) in identify_trait_table() {
+        cases.push(Case::new(
+            format!("identify_trait_{trait_name}"),
+            TRAITS,
+            move |ctx: &Ctx| {
+                let u = ctx.id("u");
+                let mut traits = Map::new();
+                traits.insert(trait_name.to_string(), value.clone());
+                one_step(
+                    vec![ctx.identify(&u, Value::Object(traits))],
+                    vec![user::field(&u, field, expect.clone())],
+                )
+            },
+        ));
+    }
+    cases.push(Case::new(
+        "identify_camel_case_names",
+        IDENTIFY,
+        identify_camel_case,
+    ));
+    for (field, expect) in address_table() {
+        cases.push(Case::new(
+            format!("identify_address_{field}"),
+            ADDRESS,
+            move |ctx: &Ctx| {
+                let u = ctx.id("u");
+                one_step(
+                    vec![ctx.identify(
+                        &u,
+                        json!({"address": {"street": "Marszałkowska 1", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-001", "country": "Poland"}}),
+                    )],
+                    vec![user::field(&u, field, expect.clone())],
+                )
+            },
+        ));
+    }
+    for (field, expect) in context_table() {
+        cases.push(Case::new(
+            format!("identify_context_{field}"),
+            CONTEXT,
+            move |ctx: &Ctx| {
+                let u = ctx.id("u");
+                let msg = ctx.message(
+                    "identify",
+                    Some(&u),
+                    None,
+                    json!({"traits": {"email": "ctx@example.com"}, "context": full_context()}),
+                );
+                one_step(vec![msg], vec![user::field(&u, field, expect.clone())])
+            },
+        ));
+    }
+    cases
+}
+
+fn identify_trait_table() -> Vec<TraitRow> {
+    vec![
+        (
+            "email",
+            json!("ada@example.com"),
+            "email",
+            Expect::Eq(json!("ada@example.com")),
+        ),
+        (
+            "first_name",
+            json!("Ada"),
+            "first_name|name",
+            Expect::Contains("Ada".into()),
+        ),
+        (
+            "last_name",
+            json!("Lovelace"),
+            "last_name|name",
+            Expect::Contains("Lovelace".into()),
+        ),
+        (
+            "phone",
+            json!("+48 22 123 45 67"),
+            "phone_number",
+            Expect::Eq(json!("+48 22 123 45 67")),
+        ),
+        (
+            "gender",
+            json!("female"),
+            "gender",
+            gender_expect("female", 3),
+        ),
+    ]
+}
+
+/// Gender reads as "male"/"female"/"unknown" (usercom-api.md §2.2); a simulator answering the
+/// write-side integer is accepted too.
+fn gender_expect(word: &str, code: i64) -> Expect {
+    Expect::OneOf(vec![
+        Expect::EqIgnoreCase(word.to_string()),
+        Expect::Eq(json!(code)),
+    ])
+}
+
+fn address_table() -> Vec<(&'static str, Expect)> {
+    vec![
+        ("country", Expect::Eq(json!("Poland"))),
+        ("region", Expect::Eq(json!("Mazowieckie"))),
+        ("city", Expect::Eq(json!("Warsaw"))),
+    ]
+}
+
+const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+const PAGE_URL: &str = "https://shop.example.com/pricing?plan=pro";
+
+fn full_context() -> Value {
+    json!({
+        "ip": "203.0.113.7",
+        "userAgent": UA,
+        "locale": "pl-PL",
+        "timezone": "Europe/Warsaw",
+        "os": {"name": "Windows", "version": "10"},
+        "device": {"name": "Work laptop", "type": "desktop"},
+        "screen": {"width": 1920, "height": 1080, "density": 1},
+        "page": {"url": PAGE_URL, "path": "/pricing", "title": "Pricing"},
+        "library": {"name": "usercom-conformance", "version": "0.1.0"}
+    })
+}
+
+fn context_table() -> Vec<(&'static str, Expect)> {
+    vec![
+        ("user_agent", Expect::Eq(json!(UA))),
+        ("os", Expect::Contains("windows".into())),
+        ("device_name", Expect::Eq(json!("Work laptop"))),
+        ("device_type", Expect::EqIgnoreCase("desktop".into())),
+        ("language", Expect::Contains("pl".into())),
+        ("resolution", Expect::Eq(json!("1920x1080"))),
+        ("ip_address", Expect::Eq(json!("203.0.113.7"))),
+        ("browser_family", Expect::Contains("chrome".into())),
+        ("browser_version", Expect::StartsWith("124".into())),
+        ("timezone", Expect::Eq(json!("Europe/Warsaw"))),
+        ("current_url", Expect::Eq(json!(PAGE_URL))),
+    ]
+}
+
+fn identify_camel_case(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com"}),
+        )],
+        vec![
+            user::field(&u, "first_name|name", Expect::Contains("Grace".into())),
+            user::field(&u, "last_name|name", Expect::Contains("Hopper".into())),
+        ],
+    )
+}
