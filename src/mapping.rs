@@ -96,6 +96,19 @@ pub struct Plan {
     /// The user this message is about: `userId`, else `anonymousId`.
     pub custom_id: String,
     pub ops: Vec<Op>,
+    /// Fields left out because their value cannot go where the doc maps it (an invalid email,
+    /// say); the rest of the message is still delivered. Counted and logged by delivery.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<Dropped>,
+}
+
+/// A field the mapping left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The trait (or message field) as the sender named it.
+    pub field: String,
+    /// Why it was left out.
+    pub reason: String,
 }
 
 /// One abstract User.com operation.
@@ -161,21 +174,28 @@ pub fn map(msg: &Message<'_>) -> Decision {
             "message type {t:?} is not supported by the User.com destination"
         )),
     };
-    if let Some(reason) = unsupported {
+    if let Some(reason) = unsupported.or_else(|| opted_out(msg.integrations)) {
         return Decision::Skip { reason };
     }
     let Some(custom_id) = msg.custom_id() else {
         return reject("message has neither userId nor anonymousId");
     };
+    let mut dropped = Vec::new();
     let (call, ops) = match msg.kind {
-        Kind::Identify => (
-            "identify",
-            vec![Op::UpsertUser {
+        Kind::Identify => {
+            let mut ops = vec![Op::UpsertUser {
                 custom_id: custom_id.to_owned(),
-                fields: user::identify_fields(msg),
-            }],
-        ),
-        Kind::Page => ("page", page_ops(msg, custom_id)),
+                fields: user::identify_fields_dropping(msg, &mut dropped),
+            }];
+            if let Some((group_id, fields)) = company::from_identify(msg.traits, &mut dropped) {
+                ops.extend(membership(group_id, fields, custom_id));
+            }
+            ("identify", ops)
+        }
+        Kind::Page => match page_ops(msg, custom_id) {
+            Ok(ops) => ("page", ops),
+            Err(reason) => return Decision::Skip { reason },
+        },
         Kind::Track => match track_op(msg, custom_id) {
             Ok(op) => ("track", vec![op]),
             Err(reason) => return reject(reason),
@@ -184,20 +204,8 @@ pub fn map(msg: &Message<'_>) -> Decision {
             let Some(group_id) = msg.group_id.as_deref() else {
                 return reject("group message has no groupId");
             };
-            let ops = vec![
-                Op::UpsertCompany {
-                    group_id: group_id.to_owned(),
-                    fields: company::group_fields(msg),
-                },
-                Op::EnsureUser {
-                    custom_id: custom_id.to_owned(),
-                },
-                Op::AddMember {
-                    group_id: group_id.to_owned(),
-                    custom_id: custom_id.to_owned(),
-                },
-            ];
-            ("group", ops)
+            let fields = company::fields_dropping(msg.traits, &mut dropped);
+            ("group", membership(group_id.to_owned(), fields, custom_id).to_vec())
         }
         Kind::Screen | Kind::Alias | Kind::Other(_) => unreachable!("skipped above"),
     };
@@ -205,7 +213,50 @@ pub fn map(msg: &Message<'_>) -> Decision {
         call,
         custom_id: custom_id.to_owned(),
         ops,
+        dropped,
     })
+}
+
+/// The company upserted with `fields`, then the user made a member (group, and identify's
+/// `traits.company`). `add_member` needs the user's numeric id, so the user is ensured first.
+fn membership(group_id: String, fields: Map<String, Value>, custom_id: &str) -> [Op; 3] {
+    [
+        Op::UpsertCompany {
+            group_id: group_id.clone(),
+            fields,
+        },
+        Op::EnsureUser {
+            custom_id: custom_id.to_owned(),
+        },
+        Op::AddMember {
+            group_id,
+            custom_id: custom_id.to_owned(),
+        },
+    ]
+}
+
+/// The names a Segment `integrations` object gives this destination.
+const DESTINATION_NAMES: [&str; 2] = ["User.com", "UserEngage"];
+
+/// Whether the sender opted this message out of the destination: `"User.com": false` (or
+/// `"UserEngage": false`), or `"All": false` without `"User.com"` switched back on (`true` or an
+/// options object), as Segment decides it.
+fn opted_out(integrations: &Map<String, Value>) -> Option<String> {
+    let ours = DESTINATION_NAMES
+        .iter()
+        .find_map(|name| integrations.get(*name).map(|v| (*name, v)));
+    match ours {
+        Some((name, Value::Bool(false))) => Some(format!(
+            "integrations opt-out: \"{name}\": false in the message's integrations"
+        )),
+        Some((_, v)) if !v.is_null() => None,
+        _ => match integrations.get("All") {
+            Some(Value::Bool(false)) => Some(
+                "integrations opt-out: \"All\": false and \"User.com\" not enabled in the message's integrations".into(),
+            ),
+            _ => None,
+        },
+    }
 }
 
 fn reject(reason: &str) -> Decision {
@@ -230,28 +281,61 @@ fn track_op(msg: &Message<'_>, custom_id: &str) -> Result<Op, &'static str> {
     })
 }
 
-fn page_ops(msg: &Message<'_>, custom_id: &str) -> Vec<Op> {
+fn page_ops(msg: &Message<'_>, custom_id: &str) -> Result<Vec<Op>, String> {
     let props = msg.properties;
     let ctx = &msg.context;
-    let url = prop_str(props, "url").or_else(|| ctx.page_url());
+    let Some(url) = prop_str(props, "url").or_else(|| ctx.page_url()) else {
+        return Err("page has no URL (neither properties.url nor context.page.url): \
+                    there is no page view to record"
+            .into());
+    };
     let path = prop_str(props, "path")
         .or_else(|| ctx.page_path())
-        .or_else(|| url.map(path_of_url));
+        .unwrap_or_else(|| path_of_url(url));
     let title = prop_str(props, "title")
-        .or_else(|| ctx.page_title())
-        .or(msg.name.filter(|n| !n.is_empty()));
-    vec![
+        .or(msg.name.filter(|n| !n.is_empty()))
+        .or_else(|| ctx.page_title());
+    // The site view has no field for these: they are kept on the user (see the module docs).
+    let details: Map<String, Value> = [
+        (
+            "last_page_referrer",
+            prop_str(props, "referrer").or_else(|| ctx.page_referrer()),
+        ),
+        (
+            "last_page_category",
+            msg.category.or_else(|| prop_str(props, "category")),
+        ),
+        (
+            "last_page_search",
+            prop_str(props, "search").or_else(|| ctx.page_search()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        let value = value.filter(|v| !v.trim().is_empty())?;
+        Some((key.to_owned(), Value::String(value.to_owned())))
+    })
+    .collect();
+    let user = if details.is_empty() {
         Op::EnsureUser {
             custom_id: custom_id.to_owned(),
-        },
+        }
+    } else {
+        Op::UpsertUser {
+            custom_id: custom_id.to_owned(),
+            fields: details,
+        }
+    };
+    Ok(vec![
+        user,
         Op::SiteView {
             custom_id: custom_id.to_owned(),
-            url: url.map(str::to_owned),
-            path: path.map(str::to_owned),
+            url: Some(url.to_owned()),
+            path: Some(path.to_owned()),
             title: title.map(str::to_owned),
             timestamp: msg.event_time().map(|t| t.rfc3339().into_owned()),
         },
-    ]
+    ])
 }
 
 /// A non-empty string property; other JSON types read as absent (the fallbacks take over).
@@ -278,44 +362,41 @@ fn path_of_url(url: &str) -> &str {
     }
 }
 
-/// User.com's attribute-name normalisation (`name_std`): lower-case, and each whitespace
-/// character becomes `_` (`"Order Count"` → `"order_count"`, `"createdAt"` → `"createdat"`).
+/// The attribute-name normalisation (`name_std`): one key for every spelling of a name.
+///
+/// - lower-case;
+/// - each whitespace character becomes `_` (User.com's documented rule: `"Order Count"` →
+///   `"order_count"`);
+/// - an upper-case letter that follows a lower-case letter or a digit starts a new word, so
+///   camelCase and snake_case of one name land in one attribute: `"createdAt"` and
+///   `"created_at"` → `"created_at"`, `"planName"` → `"plan_name"`, `"userID"` → `"user_id"`.
 ///
 /// Every other character is kept as it is: punctuation (`-`, `.`, `$`), digits and non-ASCII
-/// letters (lower-cased with Unicode rules: `"Ünïcode Key"` → `"ünïcode_key"`). User.com documents
-/// only the two rules above; inventing more (stripping punctuation, transliterating) would merge
-/// distinct traits (`a-b` and `a.b`) on our side without any evidence that User.com does so.
-/// No trimming either: `" plan"` → `"_plan"`, so the transformation stays predictable.
+/// letters (lower-cased with Unicode rules: `"Ünïcode Key"` → `"ünïcode_key"`). Inventing more
+/// (stripping punctuation, transliterating) would merge distinct traits (`a-b` and `a.b`). No
+/// trimming either: `" plan"` → `"_plan"`, so the transformation stays predictable. The
+/// simulator normalises attribute names by the same rules.
 ///
 /// Returns the key itself (borrowed, no allocation) when it is already normalised, which is the
 /// common case (`email`, `plan`, `order_id`): the mapping calls this for every trait.
 pub fn name_std(key: &str) -> Cow<'_, str> {
-    if key.is_ascii() {
-        // Most keys are ASCII (and most of those already normalised): byte-wise, no char
-        // decoding. Mapping ASCII bytes to ASCII bytes keeps the string valid UTF-8.
-        let normalised = |b: u8| !b.is_ascii_uppercase() && !char::from(b).is_whitespace();
-        if key.bytes().all(normalised) {
-            return Cow::Borrowed(key);
-        }
-        let bytes: Vec<u8> = key
-            .bytes()
-            .map(|b| {
-                if char::from(b).is_whitespace() {
-                    b'_'
-                } else {
-                    b.to_ascii_lowercase()
-                }
-            })
-            .collect();
-        return Cow::Owned(String::from_utf8(bytes).unwrap_or_default());
+    if key.is_ascii() && key.bytes().all(|b| !b.is_ascii_uppercase() && !char::from(b).is_whitespace()) {
+        return Cow::Borrowed(key);
     }
-    let mut out = String::with_capacity(key.len());
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut previous: Option<char> = None;
     for c in key.chars() {
         if c.is_whitespace() {
             out.push('_');
-        } else {
+        } else if c.is_uppercase() {
+            if previous.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+                out.push('_');
+            }
             out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
         }
+        previous = Some(c);
     }
     Cow::Owned(out)
 }
@@ -342,15 +423,39 @@ fn text_limited(v: &Value, max: usize) -> Option<Value> {
     }
 }
 
+/// What a trait whose normalised key is a standard field does (see the module docs).
+pub(crate) enum Standard {
+    /// Not a standard field: a custom attribute.
+    Custom,
+    /// The field, converted: fills it when the mapping left it empty.
+    Fill(Value),
+    /// Nothing to write (a `null` for a typed field, a second spelling of a derived one).
+    Skip,
+    /// The value cannot go into the field: kept as the custom attribute `segment_<key>`.
+    Rename,
+}
+
+impl Standard {
+    /// `Fill` with the converted value; a value that does not convert is renamed, a `null`
+    /// that does not convert is skipped.
+    pub(crate) fn convert(value: &Value, converted: Option<Value>) -> Standard {
+        match converted {
+            Some(v) => Standard::Fill(v),
+            None if value.is_null() => Standard::Skip,
+            None => Standard::Rename,
+        }
+    }
+}
+
 /// Adds every trait not in `consumed` as a custom attribute (rules in the module docs).
-/// `standard` converts a trait whose normalised key is a standard field into that field's value
-/// (`None` = that key is not a standard field); `read_only` lists the fields never written.
+/// `standard` says what a trait whose normalised key is a standard field becomes;
+/// `read_only` lists the fields never written.
 fn add_custom_attributes(
     fields: &mut Map<String, Value>,
     traits: &Map<String, Value>,
     consumed: &[&str],
     read_only: &[&str],
-    standard: impl Fn(&str, &Value) -> Option<Option<Value>>,
+    standard: impl Fn(&str, &Value) -> Standard,
 ) {
     for (key, value) in traits {
         if consumed.contains(&key.as_str()) {
@@ -362,14 +467,19 @@ fn add_custom_attributes(
         }
         let std_key = if read_only.contains(&&*std_key) {
             ["segment_", &std_key].concat()
-        } else if let Some(converted) = standard(&std_key, value) {
-            // A standard field: only fills a gap, with the field's own conversion.
-            if let (Some(v), Entry::Vacant(slot)) = (converted, fields.entry(std_key)) {
-                slot.insert(v);
-            }
-            continue;
         } else {
-            std_key.into_owned()
+            match standard(&std_key, value) {
+                Standard::Custom => std_key.into_owned(),
+                // A standard field: only fills a gap, with the field's own conversion.
+                Standard::Fill(v) => {
+                    if let Entry::Vacant(slot) = fields.entry(std_key) {
+                        slot.insert(v);
+                    }
+                    continue;
+                }
+                Standard::Skip => continue,
+                Standard::Rename => ["segment_", &std_key].concat(),
+            }
         };
         if let Entry::Vacant(slot) = fields.entry(std_key) {
             slot.insert(value.clone());

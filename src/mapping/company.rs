@@ -15,8 +15,8 @@
 
 use serde_json::{Map, Value};
 
-use super::user::prefer;
-use super::{add_custom_attributes, text_or_null};
+use super::user::{integer, prefer, tag_list};
+use super::{add_custom_attributes, text_or_null, Dropped, Standard};
 use crate::segment::{scan, Message};
 
 /// Company fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
@@ -33,7 +33,55 @@ const CONSUMED: [&str; 6] = [
 
 /// The company fields for a group message.
 pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
-    let traits = msg.traits;
+    fields_dropping(msg.traits, &mut Vec::new())
+}
+
+/// identify's `traits.company` (Segment's reserved trait: an object with `id`, `name`, and
+/// other company traits) → the company's group id (its `id`, else its `name`) and fields, by the
+/// same table as a group call's traits. A bare string is taken as the company's name. A company
+/// with neither is recorded in `dropped` (there is nothing to find it by).
+pub fn from_identify(
+    traits: &Map<String, Value>,
+    dropped: &mut Vec<Dropped>,
+) -> Option<(String, Map<String, Value>)> {
+    let company = traits.get("company").filter(|c| !c.is_null())?;
+    let key = |v: Option<&Value>| match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match company {
+        Value::Object(object) => {
+            let Some(group_id) = key(object.get("id")).or_else(|| key(object.get("name"))) else {
+                dropped.push(Dropped {
+                    field: "company".into(),
+                    reason: "traits.company has neither an id nor a name".into(),
+                });
+                return None;
+            };
+            let mut rest = object.clone();
+            rest.remove("id");
+            Some((group_id, fields_dropping(&rest, dropped)))
+        }
+        Value::String(_) => {
+            let name = key(Some(company))?;
+            let mut fields = Map::new();
+            fields.insert("name".into(), Value::String(name.clone()));
+            Some((name, fields))
+        }
+        other => {
+            dropped.push(Dropped {
+                field: "company".into(),
+                reason: format!("traits.company must be an object with an id or a name, got {other}"),
+            });
+            None
+        }
+    }
+}
+
+/// The company fields for a group's traits; a mapped trait whose value cannot go into its
+/// field is left out and recorded in `dropped`.
+pub fn fields_dropping(traits: &Map<String, Value>, dropped: &mut Vec<Dropped>) -> Map<String, Value> {
     let mut fields = Map::with_capacity(traits.len() + 6);
     let [name, email, phone, address, description, employees] = scan(traits, &CONSUMED);
 
@@ -58,8 +106,16 @@ pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
     if let Some(v) = description.and_then(text_or_null) {
         fields.insert("description".into(), v);
     }
-    if let Some(v) = employees.and_then(size) {
-        fields.insert("size".into(), v);
+    if let Some(value) = employees.filter(|v| !v.is_null()) {
+        match size(value) {
+            Some(v) => {
+                fields.insert("size".into(), v);
+            }
+            None => dropped.push(Dropped {
+                field: "employees".into(),
+                reason: format!("{value} is not a whole number of employees"),
+            }),
+        }
     }
 
     add_custom_attributes(&mut fields, traits, &CONSUMED, &READ_ONLY, standard_field);
@@ -157,15 +213,19 @@ pub fn size(v: &Value) -> Option<Value> {
     }
 }
 
-/// A custom trait whose normalised key is a standard company field (see [`super`]).
-fn standard_field(key: &str, v: &Value) -> Option<Option<Value>> {
-    Some(match key {
+/// What a trait whose normalised key is a standard company field becomes (see [`super`]):
+/// converted when it can be, else kept as `segment_<key>`.
+fn standard_field(key: &str, v: &Value) -> Standard {
+    let converted = match key {
         "name" | "email" | "address" | "city" | "region" | "country" | "postal_code"
         | "description" => text_or_null(v),
         "phone_numbers" => phone_list(v),
         "size" => size(v),
-        _ => return None,
-    })
+        "tags" => tag_list(v),
+        "assigned_to" => integer(v),
+        _ => return Standard::Custom,
+    };
+    Standard::convert(v, converted)
 }
 
 #[cfg(test)]

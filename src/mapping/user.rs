@@ -32,11 +32,11 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Value};
 
-use super::{add_custom_attributes, text_limited, text_or_null};
+use super::{add_custom_attributes, text_limited, text_or_null, Dropped, Standard};
 use crate::segment::{scan, Message};
 
 /// Fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
-pub const READ_ONLY: [&str; 9] = [
+pub const READ_ONLY: [&str; 12] = [
     "id",
     "user_key",
     "page_views",
@@ -46,6 +46,9 @@ pub const READ_ONLY: [&str; 9] = [
     "updated_at",
     "companies",
     "custom_id",
+    "employees",
+    "lists",
+    "last_contacted",
 ];
 
 /// User.com's limit for `first_name` and `last_name` (DOC-users).
@@ -53,8 +56,9 @@ const NAME_MAX: usize = 40;
 /// The limit the .NET SDK applies to `phone_number` and `city` "based on user.com requirements".
 const SHORT_MAX: usize = 64;
 
-/// The trait keys the table above consumes (`address` only when it is an object).
-const CONSUMED: [&str; 9] = [
+/// The trait keys the table above consumes (`address` only when it is an object; `company` is
+/// a membership, see [`super::company::from_identify`]).
+const CONSUMED: [&str; 10] = [
     "email",
     "firstName",
     "first_name",
@@ -63,18 +67,37 @@ const CONSUMED: [&str; 9] = [
     "name",
     "phone",
     "gender",
+    "company",
     "address",
 ];
 
-/// The user fields for an identify message.
+/// The user fields for an identify message (what cannot be mapped is left out silently; see
+/// [`identify_fields_dropping`]).
 pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
+    identify_fields_dropping(msg, &mut Vec::new())
+}
+
+/// The user fields for an identify message; a mapped trait whose value cannot go into its field
+/// (an invalid email, a phone that is an object) is left out and recorded in `dropped`.
+pub fn identify_fields_dropping(msg: &Message<'_>, dropped: &mut Vec<Dropped>) -> Map<String, Value> {
     let traits = msg.traits;
     let mut fields = Map::with_capacity(traits.len() + 12);
-    let [email, first_camel, first_snake, last_camel, last_snake, name, phone, gender, address] =
+    let [email, first_camel, first_snake, last_camel, last_snake, name, phone, gender, _company, address] =
         scan(traits, &CONSUMED);
+    let mut drop = |field: &str, reason: String| {
+        dropped.push(Dropped {
+            field: field.to_owned(),
+            reason,
+        });
+    };
 
-    if let Some(v) = email.and_then(text_or_null) {
-        fields.insert("email".into(), v);
+    if let Some(v) = email {
+        match email_value(v) {
+            Some(v) => {
+                fields.insert("email".into(), v);
+            }
+            None => drop("email", format!("{v} is not an e-mail address")),
+        }
     }
 
     let first = prefer(first_camel, first_snake);
@@ -87,16 +110,24 @@ pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
             }
         }
     } else {
-        if let Some(v) = first.and_then(|v| text_limited(v, NAME_MAX)) {
-            fields.insert("first_name".into(), v);
-        }
-        if let Some(v) = last.and_then(|v| text_limited(v, NAME_MAX)) {
-            fields.insert("last_name".into(), v);
+        for (field, value) in [("first_name", first), ("last_name", last)] {
+            let Some(value) = value else { continue };
+            match text_limited(value, NAME_MAX) {
+                Some(v) => {
+                    fields.insert(field.into(), v);
+                }
+                None => drop(field, format!("{value} is not text")),
+            }
         }
     }
 
-    if let Some(v) = phone.and_then(|v| text_limited(v, SHORT_MAX)) {
-        fields.insert("phone_number".into(), v);
+    if let Some(value) = phone {
+        match text_limited(value, SHORT_MAX) {
+            Some(v) => {
+                fields.insert("phone_number".into(), v);
+            }
+            None => drop("phone", format!("{value} is not text")),
+        }
     }
     if let Some(code) = gender.and_then(gender_code) {
         fields.insert("gender".into(), Value::from(code));
@@ -122,7 +153,7 @@ pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
     let consumed = if address.is_some() {
         &CONSUMED[..]
     } else {
-        &CONSUMED[..8]
+        &CONSUMED[..9]
     };
     add_custom_attributes(&mut fields, traits, consumed, &READ_ONLY, standard_field);
     fields
@@ -217,20 +248,107 @@ fn with_user_agent<R>(ua: &str, f: impl FnOnce(&UserAgentInfo) -> R) -> R {
     })
 }
 
-/// A custom trait whose normalised key is a standard user field: `Some(converted)` (the
-/// conversion that field's mapped source gets; `Some(None)` = drop it), `None` = not standard.
-fn standard_field(key: &str, v: &Value) -> Option<Option<Value>> {
-    Some(match key {
+/// What a trait whose normalised key is a standard user field becomes: the field, converted
+/// like its mapped source would be; a value the field cannot take is kept as `segment_<key>`.
+///
+/// This covers the typed fields the doc does not map too (`status`, `tags`, `score`,
+/// `unsubscribed`, `notifications`, `assigned_to`, the profile URLs): User.com refuses a whole
+/// request whose typed field has the wrong type, so a trait such as `status: "active"` would
+/// otherwise lose the message. `company_custom_id` would add the user to a company as a side
+/// effect: it is always kept as `segment_company_custom_id` (memberships come from group calls
+/// and `traits.company`).
+fn standard_field(key: &str, v: &Value) -> Standard {
+    let converted = match key {
         "first_name" | "last_name" => text_limited(v, NAME_MAX),
         "phone_number" | "city" => text_limited(v, SHORT_MAX),
         "gender" => gender_code(v).map(Value::from),
         // User.com derives `name` from first and last name; a second spelling is dropped.
-        "name" => None,
-        "email" | "country" | "region" | "user_agent" | "os" | "device_name" | "device_type"
-        | "language" | "resolution" | "ip_address" | "browser_family" | "browser_version"
-        | "timezone" | "current_url" => text_or_null(v),
+        "name" => return Standard::Skip,
+        "email" => email_value(v),
+        "status" => status_code(v),
+        "tags" => tag_list(v),
+        "score" | "assigned_to" => integer(v),
+        "unsubscribed" | "notifications" | "web_push_subscription" => boolean(v),
+        "company_custom_id" => return Standard::Rename,
+        "country" | "region" | "user_agent" | "os" | "device_name" | "device_type" | "language"
+        | "resolution" | "ip_address" | "browser_family" | "browser_version" | "timezone"
+        | "current_url" | "browser" | "browser_language" | "os_type" | "last_ip"
+        | "gravatar_url" | "google_url" | "linkedin_url" | "twitter_url" | "facebook_url" => {
+            text_or_null(v)
+        }
+        _ => return Standard::Custom,
+    };
+    Standard::convert(v, converted)
+}
+
+/// An e-mail address as User.com takes it: text with one `@` between a non-empty local part and
+/// a non-empty domain, no white space; `null` and `""` clear the field. `None`: not an address.
+pub fn email_value(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => Some(Value::Null),
+        Value::String(s) if s.is_empty() => Some(v.clone()),
+        Value::String(s) => {
+            let valid = match s.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                }
+                None => false,
+            } && !s.contains(char::is_whitespace);
+            valid.then(|| v.clone())
+        }
+        _ => None,
+    }
+}
+
+/// `status`: 1 = visitor, 2 = user (User.com's write codes), from the code or the word.
+fn status_code(v: &Value) -> Option<Value> {
+    let code = match v {
+        Value::Number(n) => n.as_u64().filter(|c| matches!(c, 1 | 2))?,
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "visitor" => 1,
+            "2" | "user" => 2,
+            _ => return None,
+        },
         _ => return None,
-    })
+    };
+    Some(Value::from(code))
+}
+
+/// `tags`: a list of tag names (a single name is a one-tag list).
+pub(super) fn tag_list(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(Value::Array(vec![v.clone()])),
+        Value::Array(items) if items.iter().all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) => {
+            Some(v.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A whole number, from a number or a string of one (`"42"`).
+pub(super) fn integer(v: &Value) -> Option<Value> {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(v.clone()),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| Value::from(f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok().map(Value::from),
+        _ => None,
+    }
+}
+
+/// A boolean, from a boolean or the words `true`/`false`.
+fn boolean(v: &Value) -> Option<Value> {
+    match v {
+        Value::Bool(_) => Some(v.clone()),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// `a` unless it is absent or `null`, then `b`; a `null` is returned only when neither has more.

@@ -18,7 +18,8 @@
 //! - accepts timestamps in RFC 3339 with `Z` or an offset and any number of fractional digits
 //!   (0–9, more are truncated by chrono), plus three near misses seen in the wild: an offset
 //!   without a colon (`+0000`, `+00`), no offset at all (read as UTC), and a bare date (midnight
-//!   UTC). The original string is kept next to the parsed instant;
+//!   UTC). The original string is kept next to the parsed instant. A number is unix seconds, or
+//!   milliseconds above 10^11 ([`Timestamp::from_number`]);
 //! - accepts `version` as a number (`2`) or a string (`"1.1"`);
 //! - tolerates unknown keys (they stay reachable through [`Message::raw`]) and keeps `context`
 //!   open-ended ([`Context`] reads the keys the mapping needs; everything else is still there);
@@ -142,6 +143,35 @@ impl<'a> Timestamp<'a> {
     pub fn unix_seconds(&self) -> i64 {
         self.utc.timestamp()
     }
+
+    /// A timestamp for an instant we computed (no string was sent for it): shown in UTC.
+    pub fn at(utc: DateTime<Utc>) -> Timestamp<'static> {
+        Timestamp {
+            raw: "",
+            utc,
+            offset: FixedOffset::east_opt(0).expect("UTC is a valid offset"),
+            strict: false,
+        }
+    }
+
+    /// A numeric timestamp: unix seconds, or milliseconds when its magnitude says so.
+    ///
+    /// Why a guard and not one unit: Segment's spec says ISO-8601, but senders that pass a number
+    /// pass `Date.now()` (milliseconds) as often as unix seconds. Read as seconds, milliseconds
+    /// land around the year 55,000; read as milliseconds, seconds land in January 1970. A value
+    /// above 10^11 (the year 5138 in seconds, March 1973 in milliseconds) is taken as
+    /// milliseconds, anything else as seconds; fractions are kept.
+    pub fn from_number(n: f64) -> Option<Timestamp<'static>> {
+        if !n.is_finite() {
+            return None;
+        }
+        let millis = if n.abs() > 1e11 { n } else { n * 1000.0 };
+        if millis.abs() > 8.0e15 {
+            return None;
+        }
+        let utc = DateTime::<Utc>::from_timestamp_millis(millis.floor() as i64)?;
+        Some(Timestamp::at(utc))
+    }
 }
 
 fn parse_datetime(s: &str) -> Option<(DateTime<FixedOffset>, bool)> {
@@ -247,6 +277,16 @@ impl<'a> Context<'a> {
     /// `context.page.path`.
     pub fn page_path(&self) -> Option<&'a str> {
         self.nested_str("page", "path")
+    }
+
+    /// `context.page.referrer`.
+    pub fn page_referrer(&self) -> Option<&'a str> {
+        self.nested_str("page", "referrer")
+    }
+
+    /// `context.page.search`.
+    pub fn page_search(&self) -> Option<&'a str> {
+        self.nested_str("page", "search")
     }
 
     /// `context.page.title`.
@@ -379,9 +419,31 @@ impl<'a> Message<'a> {
         self.user_id.as_deref().or(self.anonymous_id.as_deref())
     }
 
-    /// When the event happened: `timestamp`, else `originalTimestamp`.
-    pub fn event_time(&self) -> Option<&Timestamp<'a>> {
-        self.timestamp.as_ref().or(self.original_timestamp.as_ref())
+    /// When the event happened, by Segment's rules:
+    ///
+    /// 1. `timestamp`, when the sender set it;
+    /// 2. else `receivedAt − (sentAt − originalTimestamp)`: the device's clock is only trusted
+    ///    for the time between the event and the send, so a device whose clock is off by an hour
+    ///    still lands at the true time (Segment's clock-skew correction);
+    /// 3. else `originalTimestamp`; else `receivedAt`; else none (User.com uses its own now).
+    ///
+    /// An event cannot have happened after it was received: a result later than `receivedAt` is
+    /// clamped to it, so a device clock in the future never pins `last_seen` ahead of time.
+    pub fn event_time(&self) -> Option<Timestamp<'a>> {
+        let received = self.received_at.as_ref().map(|r| r.utc);
+        let time = match (&self.timestamp, &self.original_timestamp, &self.sent_at, received) {
+            (Some(t), ..) => *t,
+            (None, Some(original), Some(sent), Some(received)) => {
+                Timestamp::at(received - (sent.utc - original.utc))
+            }
+            (None, Some(original), ..) => *original,
+            (None, None, _, Some(received)) => Timestamp::at(received),
+            (None, None, _, None) => return None,
+        };
+        match received {
+            Some(received) if time.utc > received => Some(Timestamp::at(received)),
+            _ => Some(time),
+        }
     }
 }
 
@@ -511,9 +573,17 @@ fn timestamp<'a>(
             let value: String = s.chars().take(64).collect();
             ParseError::BadTimestamp { field: key, value }
         }),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(Timestamp::from_number)
+            .map(Some)
+            .ok_or_else(|| ParseError::BadTimestamp {
+                field: key,
+                value: n.to_string(),
+            }),
         Some(other) => Err(ParseError::WrongType {
             field: key,
-            expected: "an ISO-8601 string",
+            expected: "an ISO-8601 string or unix seconds/milliseconds",
             found: json_type(other),
         }),
     }
