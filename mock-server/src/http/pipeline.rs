@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::journal::Entry;
 use crate::store::Store;
 
+/// The target of the request log lines, as documented (README, "Logs"): kept fixed so `RUST_LOG`
+/// filters written for it keep working wherever the pipeline's code lives.
+const LOG_TARGET: &str = "usercom_mock::routes";
+
 /// Request bodies larger than this get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -97,7 +101,8 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
     let ctx = RequestCtx::default();
     let method = parts.method.clone();
     // Only kept when the per-request debug line is enabled (it costs nothing otherwise).
-    let log_uri = tracing::enabled!(tracing::Level::DEBUG).then(|| parts.uri.clone());
+    let log_uri =
+        tracing::enabled!(target: LOG_TARGET, tracing::Level::DEBUG).then(|| parts.uri.clone());
     // The journal entry owns a compact copy of path, headers and body, taken now (admin requests
     // are not journaled); status, app and notes are filled in once the response is known.
     let empty = Bytes::new();
@@ -139,7 +144,7 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
                             .map(|s| (*s).to_owned())
                             .or_else(|| panic.downcast_ref::<String>().cloned())
                             .unwrap_or_else(|| "panic".to_owned());
-                        tracing::error!("handler panicked: {what}");
+                        tracing::error!(target: LOG_TARGET, "handler panicked: {what}");
                         Error::Internal(what).into_response()
                     }
                 };
@@ -155,6 +160,7 @@ async fn pipeline(State(store): State<Store>, req: Request, next: Next) -> Respo
     if let Some(uri) = &log_uri {
         let app = ctx.app();
         tracing::debug!(
+            target: LOG_TARGET,
             method = %method,
             path = %crate::security::loggable_path(uri.path()),
             status = response.status().as_u16(),

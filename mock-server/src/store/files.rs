@@ -63,7 +63,7 @@ impl Store {
                 Ok(())
             })?;
             for n in notes {
-                tracing::debug!(app = %name, "scenario: {n}");
+                tracing::debug!(target: "usercom_mock::store", app = %name, "scenario: {n}");
             }
         }
         Ok(())
