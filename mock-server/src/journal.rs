@@ -169,21 +169,6 @@ impl Entry {
         }
     }
 
-    /// The request path.
-    pub fn path(&self) -> &str {
-        self.raw.path()
-    }
-
-    /// The query string, if any.
-    pub fn query(&self) -> Option<&str> {
-        self.raw.query()
-    }
-
-    /// The stored body (truncated to 64 KiB).
-    pub fn body(&self) -> &[u8] {
-        self.raw.body()
-    }
-
     /// JSON with secrets redacted.
     pub fn to_json(&self) -> Value {
         // Group values by name (sorted by name; values of one name keep their order).
@@ -345,6 +330,6 @@ mod tests {
         assert_eq!(v["query"], Value::Null);
         assert_eq!(v["body"], Value::Null);
         assert_eq!(v["headers"], json!({}));
-        assert_eq!(e.path(), "/api/public/users/");
+        assert_eq!(e.raw.path(), "/api/public/users/");
     }
 }

@@ -18,27 +18,46 @@
 //! # }
 //! ```
 //!
-//! Layout: [`store`] (apps, keys, journal, scenario/state files) → [`model`] (per-app data and
-//! every state transition) with [`coerce`] (the attribute conversion table) and [`time`]; the HTTP
-//! surface is [`router`]; [`MockServer`] serves it on a port.
+//! # Layout
+//!
+//! Folder and file names follow the data flow of a request, from the socket down to the stored
+//! data. Each layer uses only the layers below it (no module imports one that imports it back):
+//!
+//! 1. `server`: [`MockServer`] binds a port and serves the router of `routes`.
+//! 2. `routes/`: the route table, one handler file per User.com resource (`users`, `companies`,
+//!    `events`, `site_views`, `attributes`) and the admin plane (`admin`, `admin/faults`);
+//!    `dashboard/` (the HTML view at `/`) and `openapi` (the API description) beside it.
+//! 3. `http/`: what those share: the request pipeline (admin token, body limit, fault hook,
+//!    catch-panic, JSON errors, journal), extractors (key → app, query, pagination), body parsing.
+//! 4. `store/`: the apps, API keys, journal and fault rules of one simulator; scenario and state
+//!    files.
+//! 5. `model/`: one app's data and every state change, one file per entity (`users`,
+//!    `companies`, `events`, `site_views`, `attributes`), with the field tables (`schema`), the
+//!    attribute conversion table (`coerce`) and the JSON answers (`render`). Beside it `faults/`
+//!    (fault rules and which one fires) and `journal` (the request journal).
+//! 6. Below everything: `error`, `time` (clocks, timestamp formats), `security` (admin token,
+//!    redaction), `rng` (stable generators and hashes), `sync` (lock helpers).
+//!
+//! So a site view is answered by `routes/site_views.rs` and stored by `model/site_views.rs`.
 
-pub mod coerce;
 mod dashboard;
-pub mod error;
-pub mod faults;
-pub mod journal;
-pub mod model;
-pub mod openapi;
-pub mod routes;
-pub mod security;
-pub mod server;
-pub mod store;
-pub mod time;
+mod error;
+mod faults;
+mod http;
+mod journal;
+mod model;
+mod openapi;
+mod rng;
+mod routes;
+mod security;
+mod server;
+mod store;
+mod sync;
+mod time;
 
 pub use error::{Error, Result};
-pub use routes::router;
-pub use server::{serve, MockServer, MockServerBuilder};
-pub use store::{Scenario, Store};
+pub use openapi::openapi_json;
+pub use server::{MockServer, MockServerBuilder};
 
 /// The async runtime of the binaries (`usercom-mock` and `usercom-forwarder`, whose `dev`
 /// embeds the simulator) for `--threads N`: 1 is a `current_thread` runtime (the default of both;

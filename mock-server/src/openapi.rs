@@ -8,6 +8,9 @@
 //! shapes of those values; `tests/api/openapi.rs` keeps them honest by checking that every
 //! documented operation is routed, that every route in `src/routes/` is documented, and
 //! (with schemathesis, `scripts/schemathesis.sh`) that real responses match the schemas.
+//!
+//! One file for one job, the document: its schema types (first half) and its operations (the
+//! `paths` module) must be read and changed together, so it stays whole despite its length.
 
 #![allow(dead_code)] // the `paths` functions exist only for their `#[utoipa::path]` attributes
 

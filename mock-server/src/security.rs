@@ -1,4 +1,4 @@
-//! Secrets handling (issue 5): the optional admin token, and keeping API keys and the admin token
+//! Secrets handling: the optional admin token, and keeping API keys and the admin token
 //! out of the journal, admin answers and logs.
 //!
 //! - The admin plane binds with the API (loopback by default). With an admin token

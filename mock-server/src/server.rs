@@ -15,7 +15,7 @@ use crate::store::{Scenario, Snapshot, Store};
 /// Serve the simulator on an already-bound listener until `shutdown` resolves, then drain
 /// in-flight requests. The building block of [`MockServer`] (mini-redis style: tests and the
 /// binary bind their own listener).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -115,9 +115,9 @@ impl MockServerBuilder {
         self
     }
 
-    /// Build the state (scenario, state file) without serving: for in-process use with
-    /// [`crate::router`].
-    pub fn build_store(&self) -> Result<Store> {
+    /// Build the state (scenario, state file, default key, admin token, fault rules) without
+    /// serving.
+    pub(crate) fn build_store(&self) -> Result<Store> {
         let scenario = match &self.scenario_file {
             Some(p) => Some(read_scenario(p)?),
             None => None,
@@ -150,7 +150,8 @@ impl MockServerBuilder {
         store.ensure_default_key()?;
         store.set_admin_token(self.admin_token.as_deref())?;
         for (i, rule) in self.faults.iter().enumerate() {
-            crate::faults::http::add_rule(&store, rule)
+            store
+                .add_fault(rule)
                 .map_err(|e| Error::Config(format!("fault rule #{}: {e}", i + 1)))?;
         }
         Ok(store)
@@ -262,11 +263,6 @@ impl MockServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// The state handle (for in-process inspection).
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Stop gracefully: stop accepting, finish in-flight requests, save the state file. Errors

@@ -11,12 +11,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::{created, json_object, ok, Params};
-use crate::error::{Error, Result};
-use crate::faults::http as faults;
-use crate::model::{clock_json, type_name};
+use crate::error::{type_name, Error, Result};
+use crate::http::{created, json_object, ok, Params};
+use crate::model::clock_json;
 use crate::store::Store;
 use crate::time::{fmt_ts, parse_datetime};
+
+mod faults;
 
 pub(crate) fn routes() -> Router<Store> {
     Router::new()

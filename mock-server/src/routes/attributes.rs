@@ -4,10 +4,9 @@ use axum::body::Bytes;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{created, json_object, ok, opt_str, req_str, Authed, Pager};
-use crate::coerce::{AttrDef, ContentType, ValueType};
-use crate::error::{Error, Result};
-use crate::model::type_name;
+use crate::error::{type_name, Error, Result};
+use crate::http::{created, json_object, ok, opt_str, req_str, Authed, Pager};
+use crate::model::coerce::{AttrDef, ContentType, ValueType};
 
 /// `GET /attributes/[?content_type=…]` (paginated, id order).
 pub(crate) async fn list(Authed(app): Authed, pager: Pager) -> Result<Response> {

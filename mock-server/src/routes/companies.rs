@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{created, json_object, ok, parse_id, Authed, Pager, RequestCtx};
-use crate::error::{Error, Result};
-use crate::model::{type_name, AppData};
+use crate::error::{type_name, Error, Result};
+use crate::http::{created, json_object, ok, parse_id, Authed, Pager, RequestCtx};
+use crate::model::AppData;
 use crate::store::App;
 
 fn company_or_404(d: &AppData, id: u64) -> Result<Value> {

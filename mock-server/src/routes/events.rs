@@ -1,5 +1,5 @@
-//! `/events/`, `/users…/events/` and `/site-views/`: the hot paths. Each request parses its body
-//! outside the lock, then takes the app lock once for a few map operations.
+//! `/events/` and `/users…/events/`: record and list event occurrences. A hot path: each request
+//! parses its body outside the lock, then takes the app lock once for a few map operations.
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -8,26 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{
-    created_typed, json_object, ok, opt_str, parse_id, req_str, Authed, Pager, RequestCtx,
+use crate::error::{type_name, Error, Result};
+use crate::http::{
+    created_typed, json_object, ok, parse_id, req_str, timestamp, Authed, Pager, RequestCtx,
 };
-use crate::error::{Error, Result};
-use crate::model::{type_name, AppData};
+use crate::model::AppData;
 use crate::store::App;
-use crate::time::{fmt_ts, parse_timestamp};
-
-/// `timestamp`: unix seconds (number or numeric string) or ISO-8601; absent → the app's now.
-fn timestamp(body: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
-    match body.get("timestamp") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => parse_timestamp(v).map(Some).ok_or_else(|| {
-            Error::bad(
-                "timestamp",
-                format!("expected unix seconds or an ISO-8601 time, got {v}"),
-            )
-        }),
-    }
-}
 
 /// The answer to an event: `{"created": …, "id": …}`. A struct (fields in this order) rather
 /// than `json!`: serialised directly, without building and hashing a map per request.
@@ -35,17 +21,6 @@ fn timestamp(body: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
 struct EventCreated {
     created: bool,
     id: u64,
-}
-
-/// The answer to a site view (keys in the order `json!` used to write them: sorted).
-#[derive(Serialize)]
-struct SiteViewCreated<'a> {
-    client_user: &'a str,
-    id: u64,
-    page_domain: &'a str,
-    page_path: &'a str,
-    timestamp: String,
-    title: Option<&'a str>,
 }
 
 /// The parts of an event body that do not need the lock.
@@ -171,36 +146,4 @@ pub(crate) async fn list_by_cid(
         d.user_id_by_custom_id(&cid)
             .ok_or_else(|| Error::not_found(format!("no user with custom_id `{cid}`")))
     })
-}
-
-/// `POST /site-views/`: `client_user` = user_key, `page_domain` = page URL, `page_path`, `title`,
-/// `timestamp`.
-pub(crate) async fn site_view(Authed(app): Authed, body: Bytes) -> Result<Response> {
-    let body = json_object(&body)?;
-    let key = req_str(&body, "client_user")?;
-    let page_domain = opt_str(&body, "page_domain")?.unwrap_or("");
-    let page_path = opt_str(&body, "page_path")?.unwrap_or("");
-    let title = opt_str(&body, "title")?;
-    let at = timestamp(&body)?;
-    if !page_domain.is_empty() {
-        app.check_trusted(page_domain, "from the page URL in page_domain")?;
-    }
-    let (id, at) = app.with(|d| {
-        let uid = d
-            .user_id_by_key(key)
-            .ok_or_else(|| Error::bad("client_user", format!("no user with user_key `{key}`")))?;
-        let at = at.unwrap_or_else(|| d.now());
-        Ok::<_, Error>((
-            d.record_site_view(uid, at, page_domain, page_path, title),
-            at,
-        ))
-    })?;
-    Ok(created_typed(&SiteViewCreated {
-        client_user: key,
-        id,
-        page_domain,
-        page_path,
-        timestamp: fmt_ts(at),
-        title,
-    }))
 }

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::{created, json_object, ok, parse_id, Authed, Pager, Params, RequestCtx};
 use crate::error::{Error, Result};
+use crate::http::{created, json_object, ok, parse_id, Authed, Pager, Params, RequestCtx};
 use crate::model::AppData;
 use crate::store::App;
 

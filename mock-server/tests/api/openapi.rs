@@ -23,7 +23,7 @@ async fn served(m: &Mock) -> (String, Value) {
 async fn the_committed_document_is_current() {
     let m = Mock::start().await;
     let (text, doc) = served(&m).await;
-    assert_eq!(text, usercom_mock::openapi::openapi_json());
+    assert_eq!(text, usercom_mock::openapi_json());
     assert_eq!(doc["openapi"], "3.1.0");
     let path = committed_path();
     if std::env::var("UPDATE_OPENAPI").as_deref() == Ok("1") {

@@ -1,5 +1,6 @@
-//! The HTTP side of fault injection: the pipeline hook ([`target`] + [`around`]) and the admin
-//! endpoints (`/__admin/faults`).
+//! The HTTP side of fault injection: the pipeline's hook ([`target`] + [`around`]) that carries
+//! out what [`crate::faults::Faults`] decides. The rules are managed over `/__admin/faults`
+//! (`routes/admin/faults.rs`).
 //!
 //! Connection resets: axum's service cannot fail, so a reset is a response whose body fails on
 //! its first poll. hyper has then buffered the status line and headers but not flushed them; the
@@ -10,16 +11,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
 use axum::http::header::{HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{Action, FaultRule, When};
-use crate::error::{Error, Result};
-use crate::routes::{created, json_object, ok};
+use crate::faults::{Action, When};
 use crate::store::Store;
 
 /// What the fault layer needs to know about a request.
@@ -176,67 +174,4 @@ fn reset() -> Response {
         ))
     });
     Response::new(Body::from_stream(failing))
-}
-
-/// Validate a rule (including that `match.app` names an existing app) and arm it.
-pub fn add_rule(store: &Store, v: &Value) -> Result<Value> {
-    let rule = FaultRule::parse(v)?;
-    if let Some(app) = &rule.matcher.app {
-        if store.app(app).is_none() {
-            let names: Vec<String> = store.apps().iter().map(|a| a.name.to_string()).collect();
-            return Err(Error::bad(
-                "match.app",
-                format!("no app named `{app}` (apps: {})", names.join(", ")),
-            ));
-        }
-    }
-    Ok(store.faults().add(rule))
-}
-
-fn rule_id(raw: &str) -> Result<u64> {
-    raw.parse::<u64>()
-        .map_err(|_| Error::not_found(format!("no fault rule with id `{raw}`")))
-}
-
-/// `POST /__admin/faults`.
-pub(crate) async fn create(State(store): State<Store>, body: Bytes) -> Result<Response> {
-    let rule = Value::Object(json_object(&body)?);
-    add_rule(&store, &rule).map(created)
-}
-
-/// `GET /__admin/faults`.
-pub(crate) async fn list(State(store): State<Store>) -> Response {
-    ok(json!({ "faults": store.faults().list() }))
-}
-
-/// `DELETE /__admin/faults`.
-pub(crate) async fn clear(State(store): State<Store>) -> Response {
-    store.faults().clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `GET /__admin/faults/{id}`.
-pub(crate) async fn get_one(
-    State(store): State<Store>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let id = rule_id(&id)?;
-    store
-        .faults()
-        .get(id)
-        .map(ok)
-        .ok_or_else(|| Error::not_found(format!("no fault rule with id {id}")))
-}
-
-/// `DELETE /__admin/faults/{id}`.
-pub(crate) async fn delete_one(
-    State(store): State<Store>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let id = rule_id(&id)?;
-    if store.faults().remove(id) {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(Error::not_found(format!("no fault rule with id {id}")))
-    }
 }
