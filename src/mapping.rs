@@ -205,7 +205,10 @@ pub fn map(msg: &Message<'_>) -> Decision {
                 return reject("group message has no groupId");
             };
             let fields = company::fields_dropping(msg.traits, &mut dropped);
-            ("group", membership(group_id.to_owned(), fields, custom_id).to_vec())
+            (
+                "group",
+                membership(group_id.to_owned(), fields, custom_id).to_vec(),
+            )
         }
         Kind::Screen | Kind::Alias | Kind::Other(_) => unreachable!("skipped above"),
     };
@@ -285,9 +288,11 @@ fn page_ops(msg: &Message<'_>, custom_id: &str) -> Result<Vec<Op>, String> {
     let props = msg.properties;
     let ctx = &msg.context;
     let Some(url) = prop_str(props, "url").or_else(|| ctx.page_url()) else {
-        return Err("page has no URL (neither properties.url nor context.page.url): \
+        return Err(
+            "page has no URL (neither properties.url nor context.page.url): \
                     there is no page view to record"
-            .into());
+                .into(),
+        );
     };
     let path = prop_str(props, "path")
         .or_else(|| ctx.page_path())
@@ -380,7 +385,11 @@ fn path_of_url(url: &str) -> &str {
 /// Returns the key itself (borrowed, no allocation) when it is already normalised, which is the
 /// common case (`email`, `plan`, `order_id`): the mapping calls this for every trait.
 pub fn name_std(key: &str) -> Cow<'_, str> {
-    if key.is_ascii() && key.bytes().all(|b| !b.is_ascii_uppercase() && !char::from(b).is_whitespace()) {
+    if key.is_ascii()
+        && key
+            .bytes()
+            .all(|b| !b.is_ascii_uppercase() && !char::from(b).is_whitespace())
+    {
         return Cow::Borrowed(key);
     }
     let mut out = String::with_capacity(key.len() + 4);

@@ -59,20 +59,5 @@ pub use error::{Error, Result};
 pub use openapi::openapi_json;
 pub use server::{MockServer, MockServerBuilder};
 
-/// The async runtime of the binaries (`usercom-mock` and `usercom-forwarder`, whose `dev`
-/// embeds the simulator) for `--threads N`: 1 is a `current_thread` runtime (the default of both;
-/// why in `bench/README.md`), 0 one worker per CPU core, N that many workers.
-pub fn runtime_with_threads(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    if threads > 1 {
-        builder.worker_threads(threads);
-    }
-    builder.enable_all().build()
-}
-
 /// The API key of the default app when none is given (`--api-key` / `.api_key()`).
 pub const DEFAULT_API_KEY: &str = "usercom-mock-default-key";

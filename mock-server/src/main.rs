@@ -131,7 +131,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    match usercom_mock::runtime_with_threads(cli.threads) {
+    match runtime_with_threads(cli.threads) {
         Ok(runtime) => runtime.block_on(serve(cli)),
         Err(e) => {
             eprintln!("usercom-mock: cannot start the async runtime: {e}");
@@ -180,4 +180,19 @@ async fn serve(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime for `--threads N`: 1 is a `current_thread` runtime (the default: one
+/// thread serves tens of thousands of requests a second and leaves the other cores to the code
+/// under test), 0 one worker per CPU core, N that many workers.
+fn runtime_with_threads(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if threads > 1 {
+        builder.worker_threads(threads);
+    }
+    builder.enable_all().build()
 }

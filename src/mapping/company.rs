@@ -72,7 +72,9 @@ pub fn from_identify(
         other => {
             dropped.push(Dropped {
                 field: "company".into(),
-                reason: format!("traits.company must be an object with an id or a name, got {other}"),
+                reason: format!(
+                    "traits.company must be an object with an id or a name, got {other}"
+                ),
             });
             None
         }
@@ -81,7 +83,10 @@ pub fn from_identify(
 
 /// The company fields for a group's traits; a mapped trait whose value cannot go into its
 /// field is left out and recorded in `dropped`.
-pub fn fields_dropping(traits: &Map<String, Value>, dropped: &mut Vec<Dropped>) -> Map<String, Value> {
+pub fn fields_dropping(
+    traits: &Map<String, Value>,
+    dropped: &mut Vec<Dropped>,
+) -> Map<String, Value> {
     let mut fields = Map::with_capacity(traits.len() + 6);
     let [name, email, phone, address, description, employees] = scan(traits, &CONSUMED);
 

@@ -79,7 +79,10 @@ pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
 
 /// The user fields for an identify message; a mapped trait whose value cannot go into its field
 /// (an invalid email, a phone that is an object) is left out and recorded in `dropped`.
-pub fn identify_fields_dropping(msg: &Message<'_>, dropped: &mut Vec<Dropped>) -> Map<String, Value> {
+pub fn identify_fields_dropping(
+    msg: &Message<'_>,
+    dropped: &mut Vec<Dropped>,
+) -> Map<String, Value> {
     let traits = msg.traits;
     let mut fields = Map::with_capacity(traits.len() + 12);
     let [email, first_camel, first_snake, last_camel, last_snake, name, phone, gender, _company, address] =
@@ -318,7 +321,11 @@ fn status_code(v: &Value) -> Option<Value> {
 pub(super) fn tag_list(v: &Value) -> Option<Value> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(Value::Array(vec![v.clone()])),
-        Value::Array(items) if items.iter().all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) => {
+        Value::Array(items)
+            if items
+                .iter()
+                .all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) =>
+        {
             Some(v.clone())
         }
         _ => None,

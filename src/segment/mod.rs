@@ -431,7 +431,12 @@ impl<'a> Message<'a> {
     /// clamped to it, so a device clock in the future never pins `last_seen` ahead of time.
     pub fn event_time(&self) -> Option<Timestamp<'a>> {
         let received = self.received_at.as_ref().map(|r| r.utc);
-        let time = match (&self.timestamp, &self.original_timestamp, &self.sent_at, received) {
+        let time = match (
+            &self.timestamp,
+            &self.original_timestamp,
+            &self.sent_at,
+            received,
+        ) {
             (Some(t), ..) => *t,
             (None, Some(original), Some(sent), Some(received)) => {
                 Timestamp::at(received - (sent.utc - original.utc))
