@@ -267,7 +267,7 @@ fn identify_other_traits_are_custom_attributes_with_name_std_keys() {
         Value::Object(f),
         json!({
             "plan": "pro", "plan_tier": "gold", "seats": 5, "ratio": 0.5, "verified": true,
-            "createdat": "2024-01-15T10:00:00Z",
+            "segment_created_at": "2024-01-15T10:00:00Z",
             "prefs": {"newsletter": true, "topics": ["a", {"deep": [1, 2]}]},
             "list": [1, "two", null]
         })
@@ -357,13 +357,84 @@ fn identify_null_traits() {
 }
 
 #[test]
-fn identify_non_scalar_standard_traits_are_dropped() {
-    let f = user_fields(json!({"email": {"work": "a@b"}, "firstName": ["Ada"], "phone": {}}));
-    assert!(f.is_empty(), "{f:?}");
+fn identify_non_scalar_standard_traits_are_dropped_and_recorded() {
+    let raw = json!({"type": "identify", "userId": "u",
+                     "traits": {"email": {"work": "a@b"}, "firstName": ["Ada"], "phone": {},
+                                "plan": "pro"}});
+    let p = plan(&raw);
+    let Op::UpsertUser { fields, .. } = &p.ops[0] else {
+        panic!("{p:?}")
+    };
+    assert_eq!(Value::Object(fields.clone()), json!({"plan": "pro"}));
+    let dropped: Vec<&str> = p.dropped.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(dropped, ["email", "first_name", "phone"]);
     let f = user_fields(json!({"email": 5, "firstName": true}));
+    assert_eq!(Value::Object(f), json!({"first_name": "true"}));
+}
+
+#[test]
+fn an_invalid_email_is_dropped_and_the_rest_applied() {
+    for bad in ["not an email", "a@", "@b.c", "a@b@c", "a b@c.d", "plain"] {
+        let p = plan(&json!({"type": "identify", "userId": "u",
+                             "traits": {"email": bad, "firstName": "Ada", "plan": "pro"}}));
+        let Op::UpsertUser { fields, .. } = &p.ops[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            Value::Object(fields.clone()),
+            json!({"first_name": "Ada", "plan": "pro"}),
+            "{bad}"
+        );
+        assert_eq!(p.dropped.len(), 1, "{bad}");
+        assert_eq!(p.dropped[0].field, "email");
+        assert!(
+            p.dropped[0].reason.contains("not an e-mail address"),
+            "{bad}"
+        );
+    }
+    for good in ["a@b.c", "x.y+z@sub.example.com", "", "a@b"] {
+        let f = user_fields(json!({"email": good}));
+        assert_eq!(f["email"], good);
+    }
+}
+
+#[test]
+fn typed_standard_fields_never_sink_the_call() {
+    // Valid values are converted into the field...
+    let f = user_fields(json!({"status": "user", "tags": "vip", "score": "42",
+                               "unsubscribed": "false", "notifications": true,
+                               "assigned_to": 7, "linkedin_url": "https://l.example/ada"}));
     assert_eq!(
         Value::Object(f),
-        json!({"email": "5", "first_name": "true"})
+        json!({"status": 2, "tags": ["vip"], "score": 42, "unsubscribed": false,
+               "notifications": true, "assigned_to": 7,
+               "linkedin_url": "https://l.example/ada"})
+    );
+    // ...anything else is kept under a name that collides with nothing.
+    let f = user_fields(json!({"status": "active", "plan": "pro", "tags": {"a": 1},
+                               "score": "high", "unsubscribed": "sometimes",
+                               "notifications": 3, "assigned_to": "alice",
+                               "company_custom_id": "c-1"}));
+    assert_eq!(
+        Value::Object(f),
+        json!({"segment_status": "active", "plan": "pro", "segment_tags": {"a": 1},
+               "segment_score": "high", "segment_unsubscribed": "sometimes",
+               "segment_notifications": 3, "segment_assigned_to": "alice",
+               "segment_company_custom_id": "c-1"})
+    );
+    // A `null` for a typed field writes nothing.
+    let f = user_fields(json!({"status": null, "score": null}));
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn camel_and_snake_case_of_one_name_land_in_one_attribute() {
+    let f = user_fields(json!({"planName": "pro", "plan_name": "basic"}));
+    assert_eq!(Value::Object(f), json!({"plan_name": "pro"}));
+    let f = user_fields(json!({"createdAt": "2024-01-15", "created_at": "2024-02-01"}));
+    assert_eq!(
+        Value::Object(f),
+        json!({"segment_created_at": "2024-01-15"})
     );
 }
 
@@ -506,20 +577,180 @@ fn page_falls_back_to_context_then_name_then_url_path() {
 }
 
 #[test]
-fn page_without_url_is_still_a_page_view() {
-    let p = plan(
+fn page_without_url_is_skipped_with_a_reason() {
+    let reason = skip_reason(
         &json!({"type": "page", "userId": "u", "properties": {}, "category": null,
                          "name": "Home"}),
     );
+    assert!(reason.contains("page has no URL"), "{reason}");
+}
+
+#[test]
+fn page_title_and_details() {
+    let p = plan(
+        &json!({"type": "page", "userId": "u", "name": "Pricing", "category": "Docs",
+                         "properties": {"url": "https://x.example/p?q=1", "referrer": "https://google.com/"},
+                         "context": {"page": {"title": "Doc title", "search": "?q=1", "referrer": "ignored"}}}),
+    );
+    assert_eq!(
+        p.ops,
+        [
+            Op::UpsertUser {
+                custom_id: "u".into(),
+                fields: json!({"last_page_referrer": "https://google.com/",
+                               "last_page_category": "Docs", "last_page_search": "?q=1"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            },
+            Op::SiteView {
+                custom_id: "u".into(),
+                url: Some("https://x.example/p?q=1".into()),
+                path: Some("/p".into()),
+                title: Some("Pricing".into()),
+                timestamp: None
+            }
+        ]
+    );
+    // properties.title wins over the name; without details the user is only ensured.
+    let p = plan(&json!({"type": "page", "userId": "u", "name": "Pricing",
+                         "properties": {"url": "https://x.example/", "title": "T", "referrer": ""}}));
+    assert_eq!(
+        p.ops[0],
+        Op::EnsureUser {
+            custom_id: "u".into()
+        }
+    );
+    let Op::SiteView { title, .. } = &p.ops[1] else {
+        panic!()
+    };
+    assert_eq!(title.as_deref(), Some("T"));
+}
+
+#[test]
+fn integrations_opt_out_skips_the_message() {
+    for integrations in [
+        json!({"All": false}),
+        json!({"User.com": false}),
+        json!({"All": true, "User.com": false}),
+        json!({"UserEngage": false}),
+    ] {
+        let raw =
+            json!({"type": "track", "userId": "u", "event": "E", "integrations": integrations});
+        assert!(
+            skip_reason(&raw).starts_with("integrations opt-out"),
+            "{raw}"
+        );
+    }
+    for integrations in [
+        json!({}),
+        json!({"All": true}),
+        json!({"All": false, "User.com": true}),
+        json!({"All": false, "User.com": {"some": "option"}}),
+        json!({"Mixpanel": false}),
+    ] {
+        let raw =
+            json!({"type": "track", "userId": "u", "event": "E", "integrations": integrations});
+        assert!(matches!(decide(&raw), Decision::Deliver(_)), "{raw}");
+    }
+}
+
+#[test]
+fn identify_company_trait_makes_the_user_a_member() {
+    let p = plan(&json!({"type": "identify", "userId": "u",
+                         "traits": {"email": "a@b.c", "company": {"id": "c-1", "name": "Acme", "plan": "pro"}}}));
+    assert_eq!(p.ops.len(), 4, "{p:?}");
+    let Op::UpsertUser { fields, .. } = &p.ops[0] else {
+        panic!()
+    };
+    assert_eq!(Value::Object(fields.clone()), json!({"email": "a@b.c"}));
     assert_eq!(
         p.ops[1],
-        Op::SiteView {
-            custom_id: "u".into(),
-            url: None,
-            path: None,
-            title: Some("Home".into()),
-            timestamp: None
+        Op::UpsertCompany {
+            group_id: "c-1".into(),
+            fields: json!({"name": "Acme", "plan": "pro"})
+                .as_object()
+                .unwrap()
+                .clone()
         }
+    );
+    assert_eq!(
+        p.ops[3],
+        Op::AddMember {
+            group_id: "c-1".into(),
+            custom_id: "u".into()
+        }
+    );
+    // By name when there is no id; a bare string is the name.
+    for company in [json!({"name": "Acme"}), json!("Acme")] {
+        let p = plan(&json!({"type": "identify", "userId": "u", "traits": {"company": company}}));
+        assert!(
+            matches!(&p.ops[1], Op::UpsertCompany { group_id, .. } if group_id == "Acme"),
+            "{p:?}"
+        );
+    }
+    let p = plan(&json!({"type": "identify", "userId": "u", "traits": {"company": {"plan": "x"}}}));
+    assert_eq!(p.ops.len(), 1);
+    assert_eq!(p.dropped[0].field, "company");
+}
+
+#[test]
+fn event_time_rules() {
+    let time = |raw: Value| match &plan(&raw).ops[0] {
+        Op::Event { timestamp, .. } => *timestamp,
+        other => panic!("{other:?}"),
+    };
+    let base = json!({"type": "track", "userId": "u", "event": "E"});
+    let with = |extra: Value| {
+        let mut m = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        m
+    };
+    // timestamp wins.
+    assert_eq!(
+        time(with(json!({"timestamp": "2024-05-01T10:00:00Z",
+                                 "originalTimestamp": "2030-01-01T00:00:00Z"}))),
+        Some(1_714_557_600)
+    );
+    // Skew correction: the device clock is an hour fast.
+    assert_eq!(
+        time(with(
+            json!({"originalTimestamp": "2024-05-01T11:00:00Z", "sentAt": "2024-05-01T11:00:05Z",
+                         "receivedAt": "2024-05-01T10:00:05Z"})
+        )),
+        Some(1_714_557_600)
+    );
+    // originalTimestamp alone; receivedAt alone; nothing.
+    assert_eq!(
+        time(with(json!({"originalTimestamp": "2024-05-01T10:00:00Z"}))),
+        Some(1_714_557_600)
+    );
+    assert_eq!(
+        time(with(json!({"receivedAt": "2024-05-01T10:00:00Z"}))),
+        Some(1_714_557_600)
+    );
+    assert_eq!(time(base.clone()), None);
+    // A time after receivedAt is clamped to it.
+    assert_eq!(
+        time(with(
+            json!({"timestamp": "2099-01-01T00:00:00Z", "receivedAt": "2024-05-01T10:00:00Z"})
+        )),
+        Some(1_714_557_600)
+    );
+    // Numbers: seconds, or milliseconds above 1e11.
+    assert_eq!(
+        time(with(json!({"timestamp": 1_714_557_600}))),
+        Some(1_714_557_600)
+    );
+    assert_eq!(
+        time(with(json!({"timestamp": 1_714_557_600_123u64}))),
+        Some(1_714_557_600)
+    );
+    assert_eq!(
+        time(with(json!({"timestamp": 1_714_557_600.9}))),
+        Some(1_714_557_600)
     );
 }
 
@@ -541,7 +772,8 @@ fn page_timestamp_is_normalised_rfc3339() {
             "2026-11-29T06:51:37.500+01:00",
         ),
     ] {
-        let p = plan(&json!({"type": "page", "userId": "u", "timestamp": ts}));
+        let p = plan(&json!({"type": "page", "userId": "u", "timestamp": ts,
+                             "properties": {"url": "https://x.example/"}}));
         match &p.ops[1] {
             Op::SiteView { timestamp, .. } => assert_eq!(timestamp.as_deref(), Some(expected)),
             other => panic!("{other:?}"),
@@ -770,7 +1002,13 @@ fn name_std_rules() {
     assert_eq!(name_std("My Attribute"), "my_attribute");
     assert_eq!(name_std("API string attribute"), "api_string_attribute");
     assert_eq!(name_std("already_std"), "already_std");
-    assert_eq!(name_std("createdAt"), "createdat");
+    assert_eq!(name_std("createdAt"), "created_at");
+    assert_eq!(name_std("created_at"), "created_at");
+    assert_eq!(name_std("planName"), "plan_name");
+    assert_eq!(name_std("userID"), "user_id");
+    assert_eq!(name_std("item2Count"), "item2_count");
+    assert_eq!(name_std("my_Attr"), "my_attr");
+    assert_eq!(name_std("żółwŻółw"), "żółw_żółw");
     assert_eq!(name_std("Tab\tAnd\nNewline"), "tab_and_newline");
     assert_eq!(name_std("two  spaces"), "two__spaces");
     assert_eq!(name_std(" lead"), "_lead");
@@ -827,9 +1065,19 @@ fn every_capture_maps_as_expected() {
             seen += 1;
             let kind = raw["type"].as_str().unwrap();
             let d = decide(raw);
+            let has_url =
+                raw["properties"]["url"].is_string() || raw["context"]["page"]["url"].is_string();
             match kind {
                 "screen" | "alias" => {
                     assert!(matches!(d, Decision::Skip { .. }), "{name}: {d:?}");
+                    continue;
+                }
+                // A page without any URL has no page view to record.
+                "page" if !has_url => {
+                    assert!(
+                        matches!(&d, Decision::Skip { reason } if reason.contains("no URL")),
+                        "{name}: {d:?}"
+                    );
                     continue;
                 }
                 _ => {}
@@ -864,7 +1112,7 @@ fn check_capture_plan(name: &str, raw: &Value, p: &Plan) {
                     "ip_address": "203.0.113.7", "browser_family": "Chrome",
                     "browser_version": "124.0.0.0",
                     "current_url": "https://shop.example.com/pricing?utm_source=news",
-                    "plan": "pro", "createdat": "2024-01-15T10:00:00Z"
+                    "plan": "pro", "segment_created_at": "2024-01-15T10:00:00Z"
                 });
                 assert_eq!(Value::Object(fields.clone()), expected, "{name}");
             }
@@ -890,7 +1138,7 @@ fn check_capture_plan(name: &str, raw: &Value, p: &Plan) {
         }
         (
             "page",
-            [Op::EnsureUser { .. }, Op::SiteView {
+            [user, Op::SiteView {
                 url,
                 path,
                 title,
@@ -899,17 +1147,27 @@ fn check_capture_plan(name: &str, raw: &Value, p: &Plan) {
             }],
         ) => {
             assert_eq!(timestamp.as_deref(), raw["timestamp"].as_str(), "{name}");
-            if full_context {
-                assert_eq!(
-                    url.as_deref(),
-                    Some("https://shop.example.com/pricing"),
-                    "{name}"
-                );
-                assert_eq!(path.as_deref(), Some("/pricing"), "{name}");
-                assert_eq!(title.as_deref(), Some("Pricing"), "{name}");
-            } else {
-                assert_eq!((url, path), (&None, &None), "{name}");
-                assert_eq!(title.as_deref(), Some("Home"), "{name}");
+            assert_eq!(
+                url.as_deref(),
+                Some("https://shop.example.com/pricing"),
+                "{name}"
+            );
+            assert_eq!(path.as_deref(), Some("/pricing"), "{name}");
+            assert_eq!(title.as_deref(), Some("Pricing"), "{name}");
+            // The page's referrer and category have no site-view field: kept on the user.
+            let referrer = raw["context"]["page"]["referrer"]
+                .as_str()
+                .filter(|r| !r.is_empty());
+            match user {
+                Op::UpsertUser { fields, .. } => {
+                    assert_eq!(
+                        fields.get("last_page_referrer").and_then(Value::as_str),
+                        referrer,
+                        "{name}"
+                    );
+                }
+                Op::EnsureUser { .. } => assert_eq!(referrer, None, "{name}"),
+                other => panic!("{name}: {other:?}"),
             }
         }
         (
