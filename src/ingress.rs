@@ -172,7 +172,18 @@ async fn accept_single(
 }
 
 /// Into the delivery queue, waiting up to [`Settings::queue_wait`] for room (see there why).
-async fn accept(state: &AppState, messages: Vec<Value>) -> Result<()> {
+///
+/// Each message is stamped `receivedAt` first, overwriting the client's: the ingress stands
+/// where Segment's API stands, and Segment's clock-skew correction measures the device's clock
+/// against the server's arrival time (see `segment::Message::event_time`).
+async fn accept(state: &AppState, mut messages: Vec<Value>) -> Result<()> {
+    let now =
+        Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    for message in &mut messages {
+        if let Value::Object(message) = message {
+            message.insert("receivedAt".into(), now.clone());
+        }
+    }
     state
         .forwarder
         .accept_within(messages, state.queue_wait)

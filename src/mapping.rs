@@ -61,6 +61,7 @@
 //! User.com's typed fields do not take `null`.
 
 pub mod company;
+pub mod convert;
 pub mod user;
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub enum Command {
     /// message to a User.com app.
     Serve(ServeArgs),
     /// Forward Segment messages from a file (NDJSON, a JSON array, a {"batch": [...]} envelope, or
-    /// a dead-letter file to replay); prints `delivered=N skipped=N dead_lettered=N duplicates=N`
+    /// a dead-letter file to replay); prints `delivered=N skipped=N dead_lettered=N duplicates=N dropped_fields=N`
     /// and exits non-zero when anything was dead-lettered.
     Send(SendArgs),
     /// Print the User.com requests each message would cause, as JSON (one line per message);

@@ -403,16 +403,32 @@ impl Shared {
     }
 
     /// Runs a plan's operations in order; each operation retries on its own, all within one
-    /// retry window that starts with the message's first request.
+    /// retry window that starts with the message's first request. On success the fields left
+    /// out (by the mapping and by the applier) are counted and logged with their reasons.
     async fn deliver(&self, plan: &Plan) -> Result<()> {
         let deadline = Instant::now() + self.config.retry_window;
         let backoff = Backoff {
             base: self.config.backoff_base,
             max: self.config.backoff_max,
         };
+        let mut dropped = plan.dropped.clone();
         for op in &plan.ops {
-            retry::retrying(backoff, deadline, &self.cancel, || self.applier.apply(op)).await?;
+            dropped.extend(
+                retry::retrying(backoff, deadline, &self.cancel, || self.applier.apply(op)).await?,
+            );
         }
+        for field in &dropped {
+            tracing::warn!(
+                call = plan.call,
+                custom_id = %plan.custom_id,
+                field = %field.field,
+                reason = %field.reason,
+                "field left out, the rest delivered"
+            );
+        }
+        self.counters
+            .dropped_fields
+            .fetch_add(dropped.len() as u64, Ordering::SeqCst);
         Ok(())
     }
 

@@ -31,6 +31,9 @@ pub struct Summary {
     pub dead_lettered: u64,
     /// Messages ignored because their `messageId` was seen before.
     pub duplicates: u64,
+    /// Fields left out of delivered messages (an invalid email, a value its attribute's type
+    /// cannot take, a field User.com refused); each is logged with its reason.
+    pub dropped_fields: u64,
 }
 
 impl Summary {
@@ -54,8 +57,8 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "delivered={} skipped={} dead_lettered={} duplicates={}",
-            self.delivered, self.skipped, self.dead_lettered, self.duplicates
+            "delivered={} skipped={} dead_lettered={} duplicates={} dropped_fields={}",
+            self.delivered, self.skipped, self.dead_lettered, self.duplicates, self.dropped_fields
         )
     }
 }
@@ -73,6 +76,8 @@ pub struct Stats {
     pub dead_lettered: u64,
     /// See [`Summary::duplicates`].
     pub duplicates: u64,
+    /// See [`Summary::dropped_fields`].
+    pub dropped_fields: u64,
     /// Accepted and not yet ended.
     pub in_flight: u64,
 }
@@ -85,6 +90,7 @@ pub(crate) struct Counters {
     pub(crate) skipped: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
     pub(crate) duplicates: AtomicU64,
+    pub(crate) dropped_fields: AtomicU64,
     pub(crate) in_flight: AtomicU64,
 }
 
@@ -108,6 +114,7 @@ impl Counters {
             skipped: self.skipped.load(Ordering::SeqCst),
             dead_lettered: self.dead_lettered.load(Ordering::SeqCst),
             duplicates: self.duplicates.load(Ordering::SeqCst),
+            dropped_fields: self.dropped_fields.load(Ordering::SeqCst),
             in_flight: self.in_flight.load(Ordering::SeqCst),
         }
     }
@@ -121,6 +128,7 @@ impl Stats {
             skipped: self.skipped,
             dead_lettered: self.dead_lettered,
             duplicates: self.duplicates,
+            dropped_fields: self.dropped_fields,
         }
     }
 }
@@ -137,7 +145,7 @@ mod tests {
         summary.record(Outcome::Duplicate);
         assert_eq!(
             summary.to_string(),
-            "delivered=1 skipped=0 dead_lettered=1 duplicates=1"
+            "delivered=1 skipped=0 dead_lettered=1 duplicates=1 dropped_fields=0"
         );
         assert_eq!(summary.total(), 3);
     }

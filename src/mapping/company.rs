@@ -22,6 +22,22 @@ use crate::segment::{scan, Message};
 /// Company fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
 pub const READ_ONLY: [&str; 5] = ["id", "custom_id", "created_at", "updated_at", "employees"];
 
+/// Every standard company field the mapping writes; any other key is a custom attribute.
+pub const STANDARD: [&str; 12] = [
+    "name",
+    "email",
+    "phone_numbers",
+    "address",
+    "city",
+    "region",
+    "country",
+    "postal_code",
+    "description",
+    "size",
+    "tags",
+    "assigned_to",
+];
+
 const CONSUMED: [&str; 6] = [
     "name",
     "email",

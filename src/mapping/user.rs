@@ -51,6 +51,46 @@ pub const READ_ONLY: [&str; 12] = [
     "last_contacted",
 ];
 
+/// Every standard user field the mapping writes; any other key of an upsert is a custom
+/// attribute (defined and converted by [`crate::usercom::attributes`]).
+pub const STANDARD: [&str; 35] = [
+    "email",
+    "first_name",
+    "last_name",
+    "phone_number",
+    "gender",
+    "country",
+    "region",
+    "city",
+    "user_agent",
+    "os",
+    "device_name",
+    "device_type",
+    "language",
+    "resolution",
+    "ip_address",
+    "browser_family",
+    "browser_version",
+    "timezone",
+    "current_url",
+    "status",
+    "tags",
+    "score",
+    "unsubscribed",
+    "notifications",
+    "web_push_subscription",
+    "assigned_to",
+    "browser",
+    "browser_language",
+    "os_type",
+    "last_ip",
+    "gravatar_url",
+    "google_url",
+    "linkedin_url",
+    "twitter_url",
+    "facebook_url",
+];
+
 /// User.com's limit for `first_name` and `last_name` (DOC-users).
 const NAME_MAX: usize = 40;
 /// The limit the .NET SDK applies to `phone_number` and `city` "based on user.com requirements".

@@ -3,12 +3,17 @@
 //!
 //! | operation | calls (cold cache) | on failure |
 //! |---|---|---|
-//! | [`Op::UpsertUser`] | `update_or_create` | — |
+//! | [`Op::UpsertUser`] | custom attributes defined ([`super::attributes`]), `update_or_create` | 400 naming a field: that field dropped, sent once more |
 //! | [`Op::EnsureUser`] | `users-by-id` → on 404 `update_or_create {custom_id}` | — |
 //! | [`Op::SiteView`] | the user ensured, `users/{id}` when its `user_key` is unknown, `site-views` | a cached `user_key` answered 400/404: forget it, look the user up again, send once more |
 //! | [`Op::Event`] | `users-by-id/{custom_id}/events` | 404 (unknown user): `update_or_create {custom_id}`, then the event once more |
-//! | [`Op::UpsertCompany`] | `companies-by-id` → `PUT companies/{id}` or `POST companies` | a cached id answered 404: forget it, look up again; `POST` answered 400 because someone else created it meanwhile: look up again and update |
+//! | [`Op::UpsertCompany`] | custom attributes defined, `companies-by-id` → `PUT companies/{id}` or `POST companies` | a cached id answered 404: forget it, look up again; `POST` answered 400 because someone else created it meanwhile: look up again and update; 400 naming a field: that field dropped, sent once more |
 //! | [`Op::AddMember`] | company and user ensured, `add_member` | with cached ids, 404: forget both, resolve again, once more |
+//!
+//! Custom attribute values are converted to their attribute's type before they are sent
+//! ([`crate::mapping::convert`]); a value that cannot be converted, or an attribute that cannot
+//! be defined, is dropped and reported (the rest of the message is delivered). So is a field
+//! User.com refuses with a 400 that names it: one bad field never loses a message.
 //!
 //! A warm cache makes the steady state one request per message. Every operation is idempotent
 //! as a whole, so delivery can retry it from the start (`update_or_create` is atomic on
@@ -20,14 +25,16 @@
 
 use std::hash::{Hash, Hasher};
 
+use bytes::Bytes;
 use serde_json::Map;
 use serde_json::Value;
 
+use super::attributes::{Catalogue, ContentType};
 use super::cache::IdCache;
 use super::requests::{self, Call, Event, SiteView, UserRef};
 use super::Transport;
 use crate::error::{Error, Result};
-use crate::mapping::Op;
+use crate::mapping::{self, convert, Dropped, Op};
 
 /// Number of stripes for the per-company locks (see [`Applier::upsert_company`]).
 const COMPANY_LOCK_STRIPES: usize = 64;
@@ -40,6 +47,8 @@ pub struct Applier<T> {
     /// group_id → company id.
     companies: IdCache<i64>,
     company_locks: Vec<tokio::sync::Mutex<()>>,
+    /// The app's custom attribute definitions.
+    catalogue: Catalogue,
 }
 
 impl<T: Transport> Applier<T> {
@@ -52,6 +61,7 @@ impl<T: Transport> Applier<T> {
             company_locks: (0..COMPANY_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            catalogue: Catalogue::default(),
         }
     }
 
@@ -61,10 +71,27 @@ impl<T: Transport> Applier<T> {
     }
 
     /// One operation → its calls. Idempotent as a whole, so it can be retried from the start.
-    pub async fn apply(&self, op: &Op) -> Result<()> {
+    /// Returns the fields it left out (see the module docs).
+    pub async fn apply(&self, op: &Op) -> Result<Vec<Dropped>> {
+        let mut dropped = Vec::new();
         match op {
             Op::UpsertUser { custom_id, fields } => {
-                let (user, _) = self.upsert_user(custom_id, fields).await?;
+                let fields = self
+                    .prepare(
+                        ContentType::User,
+                        fields,
+                        &mapping::user::STANDARD,
+                        &mut dropped,
+                    )
+                    .await?;
+                let bytes = self
+                    .send_fields(Target::User { custom_id }, fields, &mut dropped)
+                    .await?;
+                let call = Call::UpsertUser {
+                    custom_id,
+                    fields: &Map::new(),
+                };
+                let (user, _) = requests::read_user(&call, &bytes)?;
                 self.remember_user_id(custom_id, user.id);
             }
             Op::EnsureUser { custom_id } => {
@@ -124,7 +151,15 @@ impl<T: Transport> Applier<T> {
                 }
             }
             Op::UpsertCompany { group_id, fields } => {
-                self.upsert_company(group_id, fields).await?;
+                let fields = self
+                    .prepare(
+                        ContentType::Company,
+                        fields,
+                        &mapping::company::STANDARD,
+                        &mut dropped,
+                    )
+                    .await?;
+                self.upsert_company(group_id, fields, &mut dropped).await?;
             }
             Op::AddMember {
                 group_id,
@@ -151,7 +186,81 @@ impl<T: Transport> Applier<T> {
                 }
             }
         }
-        Ok(())
+        Ok(dropped)
+    }
+
+    /// The fields as User.com takes them: standard fields as they are; each custom attribute
+    /// defined (created as `string` when missing) and its value converted to its type. What
+    /// cannot be defined or converted is left out and added to `dropped`; a `null` for an
+    /// undefined attribute is left out silently (it would create nothing).
+    async fn prepare(
+        &self,
+        content_type: ContentType,
+        fields: &Map<String, Value>,
+        standard: &[&str],
+        dropped: &mut Vec<Dropped>,
+    ) -> Result<Map<String, Value>> {
+        let mut out = Map::with_capacity(fields.len());
+        for (key, value) in fields {
+            if standard.contains(&key.as_str()) {
+                out.insert(key.clone(), value.clone());
+                continue;
+            }
+            if value.is_null() {
+                if let Some(Ok(_)) = self
+                    .catalogue
+                    .existing(&self.transport, content_type, key)
+                    .await?
+                {
+                    out.insert(key.clone(), Value::Null);
+                }
+                continue;
+            }
+            let converted = match self
+                .catalogue
+                .definition(&self.transport, content_type, key)
+                .await?
+            {
+                Ok(def) => convert::convert(value, &def),
+                Err(reason) => Err(reason),
+            };
+            match converted {
+                Ok(v) => {
+                    out.insert(key.clone(), v);
+                }
+                Err(reason) => dropped.push(Dropped {
+                    field: key.clone(),
+                    reason,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends a call built from `fields`; when User.com answers 400 naming one of them, that
+    /// field is dropped (reported in `dropped`) and the call sent once more without it.
+    async fn send_fields(
+        &self,
+        target: Target<'_>,
+        mut fields: Map<String, Value>,
+        dropped: &mut Vec<Dropped>,
+    ) -> Result<Bytes> {
+        match self.transport.send(&target.call(&fields)).await {
+            Err(e) if e.status() == Some(400) => {
+                let Some(field) = refused_field(&e, &fields) else {
+                    return Err(e);
+                };
+                fields.remove(&field);
+                dropped.push(Dropped {
+                    field,
+                    reason: format!("refused by User.com: {e}"),
+                });
+                // A definition may have changed under us: read them again next time.
+                self.catalogue.invalidate();
+                self.transport.send(&target.call(&fields)).await
+            }
+            other => other,
+        }
     }
 
     /// Sends a call whose answer carries nothing we need.
@@ -196,13 +305,23 @@ impl<T: Transport> Applier<T> {
         id: i64,
         group_id: &str,
         fields: &Map<String, Value>,
+        dropped: &mut Vec<Dropped>,
     ) -> Result<i64> {
-        self.ack(&Call::UpdateCompany {
-            id,
-            group_id,
-            fields,
-        })
-        .await?;
+        let bytes = self
+            .send_fields(
+                Target::UpdateCompany { id, group_id },
+                fields.clone(),
+                dropped,
+            )
+            .await?;
+        requests::read_ack(
+            &Call::UpdateCompany {
+                id,
+                group_id,
+                fields,
+            },
+            &bytes,
+        )?;
         Ok(id)
     }
 
@@ -269,20 +388,27 @@ impl<T: Transport> Applier<T> {
     /// Why look up before creating, on every attempt: `POST /companies/` is not idempotent. If its
     /// response is lost (timeout, 502 after the write), the retry finds the company the first
     /// attempt created and updates it instead of creating a twin.
-    async fn upsert_company(&self, group_id: &str, fields: &Map<String, Value>) -> Result<i64> {
+    async fn upsert_company(
+        &self,
+        group_id: &str,
+        fields: Map<String, Value>,
+        dropped: &mut Vec<Dropped>,
+    ) -> Result<i64> {
         let _guard = self.company_lock(group_id).lock().await;
         if let Some(id) = self.companies.get(group_id) {
-            match self.update_company(id, group_id, fields).await {
+            match self.update_company(id, group_id, &fields, dropped).await {
                 Ok(id) => return Ok(id),
                 Err(e) if e.is_not_found() => self.companies.forget(group_id),
                 Err(e) => return Err(e),
             }
         }
         let id = match self.find_company(group_id).await? {
-            Some(id) => self.update_company(id, group_id, fields).await?,
-            None => match self.create_company(group_id, fields).await? {
+            Some(id) => self.update_company(id, group_id, &fields, dropped).await?,
+            None => match self.create_company(group_id, &fields, dropped).await? {
                 Created::New(id) => id,
-                Created::Existing(id) => self.update_company(id, group_id, fields).await?,
+                Created::Existing(id) => {
+                    self.update_company(id, group_id, &fields, dropped).await?
+                }
             },
         };
         self.companies.put(group_id, id);
@@ -295,9 +421,17 @@ impl<T: Transport> Applier<T> {
     /// replica, a concurrent `send`) can create the same `custom_id` between our lookup and our
     /// create; User.com then refuses the duplicate with a 400. That 400 is not a bad message, so
     /// instead of dead-lettering we look the company up once more and carry on with it.
-    async fn create_company(&self, group_id: &str, fields: &Map<String, Value>) -> Result<Created> {
+    async fn create_company(
+        &self,
+        group_id: &str,
+        fields: &Map<String, Value>,
+        dropped: &mut Vec<Dropped>,
+    ) -> Result<Created> {
         let call = Call::CreateCompany { group_id, fields };
-        match self.transport.send(&call).await {
+        let sent = self
+            .send_fields(Target::CreateCompany { group_id }, fields.clone(), dropped)
+            .await;
+        match sent {
             Ok(bytes) => Ok(Created::New(requests::read_id(&call, &bytes)?)),
             Err(e) if e.status() == Some(400) => match self.find_company(group_id).await? {
                 Some(id) => Ok(Created::Existing(id)),
@@ -315,7 +449,10 @@ impl<T: Transport> Applier<T> {
         let _guard = self.company_lock(group_id).lock().await;
         let id = match self.find_company(group_id).await? {
             Some(id) => id,
-            None => match self.create_company(group_id, &Map::new()).await? {
+            None => match self
+                .create_company(group_id, &Map::new(), &mut Vec::new())
+                .await?
+            {
                 Created::New(id) | Created::Existing(id) => id,
             },
         };
@@ -328,6 +465,62 @@ impl<T: Transport> Applier<T> {
         group_id.hash(&mut hasher);
         &self.company_locks[(hasher.finish() as usize) % COMPANY_LOCK_STRIPES]
     }
+}
+
+/// A call whose body is a set of fields (see [`Applier::send_fields`]).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    User { custom_id: &'a str },
+    CreateCompany { group_id: &'a str },
+    UpdateCompany { id: i64, group_id: &'a str },
+}
+
+impl<'a> Target<'a> {
+    fn call<'b>(self, fields: &'b Map<String, Value>) -> Call<'b>
+    where
+        'a: 'b,
+    {
+        match self {
+            Target::User { custom_id } => Call::UpsertUser { custom_id, fields },
+            Target::CreateCompany { group_id } => Call::CreateCompany { group_id, fields },
+            Target::UpdateCompany { id, group_id } => Call::UpdateCompany {
+                id,
+                group_id,
+                fields,
+            },
+        }
+    }
+}
+
+/// The field a 400 names, when it is one of `fields`: DRF's `{"field": ["message"]}`, the
+/// simulator's `{"field": "x", "errors": {...}}`, or a `detail` that starts with `field:`.
+fn refused_field(error: &Error, fields: &Map<String, Value>) -> Option<String> {
+    let Error::Api { detail, .. } = error else {
+        return None;
+    };
+    let known = |name: &str| fields.contains_key(name).then(|| name.to_owned());
+    if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(detail) {
+        if let Some(name) = body.get("field").and_then(Value::as_str).and_then(known) {
+            return Some(name);
+        }
+        let keys = body
+            .get("errors")
+            .and_then(Value::as_object)
+            .unwrap_or(&body)
+            .keys();
+        if let Some(name) = keys.filter_map(|k| known(k)).next() {
+            return Some(name);
+        }
+        if let Some(detail) = body.get("detail").and_then(Value::as_str) {
+            return detail
+                .split_once(':')
+                .and_then(|(name, _)| known(name.trim()));
+        }
+        return None;
+    }
+    detail
+        .split_once(':')
+        .and_then(|(name, _)| known(name.trim().trim_matches('"')))
 }
 
 /// How the company create obtained the company id.

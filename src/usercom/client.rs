@@ -98,6 +98,7 @@ impl Transport for Client {
         let mut url = self.base_url.clone();
         let full_path = [url.path().trim_end_matches('/'), &call.path()].concat();
         url.set_path(&full_path);
+        url.set_query(call.query());
         let mut request = self.http.request(call.method(), url);
         if let Some(body) = call.body()? {
             request = request.body(body);

@@ -16,7 +16,10 @@
 //! ```
 //!
 //! `answer` appears when the stand-in answered something other than 2xx (a look-up of an
-//! unknown user or company: 404), because that answer is what decides the next call.
+//! unknown user or company: 404), because that answer is what decides the next call; `query`
+//! when the request has one. `dropped` lists the fields left out, with the reason (an invalid
+//! email, a value its attribute's type cannot take). The stand-in app has no custom attribute
+//! defined yet, so the first use of each custom trait shows its `POST /attributes/`.
 //! The stand-in hands out ids the way a fresh app does: users and companies numbered from 1 in
 //! order of creation, and each user's `user_key` shown as `<user_key of CUSTOM_ID>`.
 
@@ -45,6 +48,8 @@ struct World {
     user_ids: HashMap<i64, String>,
     /// group_id → company id.
     companies: HashMap<String, i64>,
+    /// Attribute definitions created, in order.
+    attributes: Vec<Value>,
     /// Calls since the last [`DryRun::take`].
     recorded: Vec<Value>,
 }
@@ -98,6 +103,23 @@ impl DryRun {
                 Ok(json!({"id": id}))
             }
             Call::UpdateCompany { id, .. } => Ok(json!({"id": id})),
+            Call::ListAttributes { .. } => Ok(json!({
+                "count": world.attributes.len(),
+                "next": null,
+                "previous": null,
+                "results": world.attributes,
+            })),
+            Call::CreateAttribute { name, content_type } => {
+                let definition = json!({
+                    "id": world.attributes.len() + 1,
+                    "name": name,
+                    "name_std": name,
+                    "value_type": "string",
+                    "content_type": content_type,
+                });
+                world.attributes.push(definition.clone());
+                Ok(definition)
+            }
             Call::SiteView(_) | Call::AddMember { .. } => Ok(json!({})),
         }
     }
@@ -116,6 +138,9 @@ impl Transport for DryRun {
             "path": format!("/api/public{}", call.path()),
             "body": body,
         });
+        if let Some(query) = call.query() {
+            request["query"] = query.into();
+        }
         if let Err(status) = answer {
             request["answer"] = status.into();
         }
@@ -158,10 +183,14 @@ impl Planner {
         match decision {
             Decision::Deliver(plan) => {
                 let mut failure = None;
+                let mut dropped = plan.dropped.clone();
                 for op in &plan.ops {
-                    if let Err(e) = self.applier.apply(op).await {
-                        failure = Some(e.to_string());
-                        break;
+                    match self.applier.apply(op).await {
+                        Ok(more) => dropped.extend(more),
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
                     }
                 }
                 let mut line = json!({
@@ -171,6 +200,9 @@ impl Planner {
                     "message_id": message_id,
                     "requests": self.applier.transport().take(),
                 });
+                if !dropped.is_empty() {
+                    line["dropped"] = json!(dropped);
+                }
                 if let Some(reason) = failure {
                     line["outcome"] = "dead_letter".into();
                     line["reason"] = reason.into();

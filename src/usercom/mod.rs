@@ -12,6 +12,7 @@
 //! [`crate::mapping`]).
 
 pub mod apply;
+pub mod attributes;
 pub mod cache;
 pub mod client;
 pub mod dry_run;

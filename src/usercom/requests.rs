@@ -16,6 +16,8 @@
 //! | [`Call::CreateCompany`] | `POST /companies/` | the fields, then `custom_id` |
 //! | [`Call::UpdateCompany`] | `PUT /companies/{id}/` | the fields, then `custom_id` |
 //! | [`Call::AddMember`] | `POST /companies/{id}/add_member/` | `user_id`, `user_custom_id` |
+//! | [`Call::ListAttributes`] | `GET /attributes/` (then each `next` page's query) | — |
+//! | [`Call::CreateAttribute`] | `POST /attributes/` | `name`, `value_type: "string"`, `content_type` |
 //!
 //! Paths are relative to `{origin}/api/public` and end with a slash (User.com redirects
 //! unslashed paths, and a redirect would drop the `Authorization` header). Custom ids and group
@@ -79,6 +81,19 @@ pub enum Call<'a> {
         /// Company fields.
         fields: &'a Map<String, Value>,
     },
+    /// One page of the attribute definitions (`query`: the page's query string, from the
+    /// previous page's `next`; `None` for the first page).
+    ListAttributes {
+        /// The query string, without `?`.
+        query: Option<&'a str>,
+    },
+    /// Define a custom attribute as `string`.
+    CreateAttribute {
+        /// The attribute's name (already normalised, so `name_std` equals it).
+        name: &'a str,
+        /// `clientuser` or `company`.
+        content_type: &'a str,
+    },
     /// Make a user a member of a company (idempotent at User.com).
     AddMember {
         /// User.com's numeric company id.
@@ -125,12 +140,16 @@ impl Call<'_> {
     /// The HTTP method.
     pub fn method(&self) -> Method {
         match self {
-            Call::FindUser { .. } | Call::GetUser { .. } | Call::FindCompany { .. } => Method::GET,
+            Call::FindUser { .. }
+            | Call::GetUser { .. }
+            | Call::FindCompany { .. }
+            | Call::ListAttributes { .. } => Method::GET,
             Call::UpdateCompany { .. } => Method::PUT,
             Call::UpsertUser { .. }
             | Call::SiteView(_)
             | Call::CreateEvent { .. }
             | Call::CreateCompany { .. }
+            | Call::CreateAttribute { .. }
             | Call::AddMember { .. } => Method::POST,
         }
     }
@@ -151,20 +170,38 @@ impl Call<'_> {
             Call::CreateCompany { .. } => "/companies/".into(),
             Call::UpdateCompany { id, .. } => format!("/companies/{id}/"),
             Call::AddMember { company_id, .. } => format!("/companies/{company_id}/add_member/"),
+            Call::ListAttributes { .. } | Call::CreateAttribute { .. } => "/attributes/".into(),
         }
     }
 
-    /// `METHOD /api/public/path/`: how errors and logs name the request.
+    /// The query string (without `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        match self {
+            Call::ListAttributes { query } => *query,
+            _ => None,
+        }
+    }
+
+    /// `METHOD /api/public/path/[?query]`: how errors, logs and `plan` name the request.
     pub fn endpoint(&self) -> String {
-        format!("{} /api/public{}", self.method(), self.path())
+        match self.query() {
+            Some(query) => format!("{} /api/public{}?{query}", self.method(), self.path()),
+            None => format!("{} /api/public{}", self.method(), self.path()),
+        }
     }
 
     /// The JSON body, serialised; `None` for a GET.
     pub fn body(&self) -> Result<Option<Vec<u8>>> {
         let bytes = match self {
-            Call::FindUser { .. } | Call::GetUser { .. } | Call::FindCompany { .. } => {
-                return Ok(None)
-            }
+            Call::FindUser { .. }
+            | Call::GetUser { .. }
+            | Call::FindCompany { .. }
+            | Call::ListAttributes { .. } => return Ok(None),
+            Call::CreateAttribute { name, content_type } => to_vec(&serde_json::json!({
+                "name": name,
+                "value_type": "string",
+                "content_type": content_type,
+            })),
             Call::UpsertUser { custom_id, fields } => to_vec(&WithCustomId { fields, custom_id }),
             Call::CreateCompany { group_id, fields }
             | Call::UpdateCompany {
@@ -296,6 +333,22 @@ pub fn read_user(call: &Call<'_>, bytes: &[u8]) -> Result<(UserRef, bool)> {
 pub fn read_id(call: &Call<'_>, bytes: &[u8]) -> Result<i64> {
     let answer = Answer::read(call, bytes)?;
     answer.id(call, bytes)
+}
+
+/// A success's body as JSON (lists of definitions).
+pub fn parse_value(call: &Call<'_>, bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::BadResponse {
+        endpoint: call.endpoint(),
+        detail: format!("body is not JSON ({e}): {}", excerpt(bytes)),
+    })
+}
+
+/// A success's body as a JSON value (an object is expected; anything else reads as `Null`).
+pub fn parse_object(call: &Call<'_>, bytes: &[u8]) -> Result<Value> {
+    if bytes.trim_ascii().is_empty() {
+        return Ok(Value::Null);
+    }
+    parse_value(call, bytes)
 }
 
 /// Checks that a success's body, if any, is JSON (nothing in it is needed).

@@ -297,6 +297,6 @@ async fn dev_runs_simulator_and_ingress_and_drains_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),
-        Some("delivered=4 skipped=0 dead_lettered=0 duplicates=0")
+        Some("delivered=4 skipped=0 dead_lettered=0 duplicates=0 dropped_fields=0")
     );
 }

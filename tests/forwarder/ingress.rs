@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use usercom_forwarder::ingress::{Ingress, IngressHandle, Settings};
 use usercom_forwarder::{Config, Forwarder};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::{self, requests, upstream};
 
@@ -302,7 +302,7 @@ async fn health_stats_and_unknown_routes() {
         .unwrap();
     assert_eq!(
         stats,
-        json!({"received": 4, "delivered": 1, "skipped": 1, "dead_lettered": 1, "duplicates": 1, "in_flight": 0})
+        json!({"received": 4, "delivered": 1, "skipped": 1, "dead_lettered": 1, "duplicates": 1, "dropped_fields": 0, "in_flight": 0})
     );
 
     let response = client
@@ -317,7 +317,7 @@ async fn health_stats_and_unknown_routes() {
 
 #[tokio::test]
 async fn shutdown_drains_the_queue() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/public/users/update_or_create/"))
         .respond_with(
@@ -348,7 +348,7 @@ async fn shutdown_drains_the_queue() {
 
 #[tokio::test]
 async fn what_cannot_be_delivered_by_the_drain_deadline_is_dead_lettered() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/public/users/update_or_create/"))
         .respond_with(ResponseTemplate::new(503))

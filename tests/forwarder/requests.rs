@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use usercom_forwarder::{Forwarder, Summary};
 use wiremock::matchers::{body_partial_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::{self, answer, bodies, requests, KEY};
 
@@ -16,7 +16,7 @@ fn delivered(n: u64) -> Summary {
 
 #[tokio::test]
 async fn identify_is_one_upsert_with_the_v2_headers() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/public/users/update_or_create/"))
         .and(header("authorization", format!("Token {KEY}").as_str()))
@@ -44,7 +44,7 @@ async fn identify_is_one_upsert_with_the_v2_headers() {
 
 #[tokio::test]
 async fn a_trailing_api_public_in_the_url_is_not_doubled() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -61,7 +61,7 @@ async fn a_trailing_api_public_in_the_url_is_not_doubled() {
 
 #[tokio::test]
 async fn custom_ids_are_one_encoded_path_segment() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -82,7 +82,7 @@ async fn custom_ids_are_one_encoded_path_segment() {
 
 #[tokio::test]
 async fn track_sends_name_unix_timestamp_and_data() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -102,7 +102,7 @@ async fn track_sends_name_unix_timestamp_and_data() {
 
 #[tokio::test]
 async fn track_for_an_unknown_user_creates_it_and_retries_once() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/public/users-by-id/u1/events/"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
@@ -147,7 +147,7 @@ async fn track_for_an_unknown_user_creates_it_and_retries_once() {
 
 #[tokio::test]
 async fn track_404_after_creating_the_user_is_dead_lettered() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -173,7 +173,7 @@ async fn track_404_after_creating_the_user_is_dead_lettered() {
 
 #[tokio::test]
 async fn page_for_an_unknown_user_creates_it_then_a_known_user_costs_one_request() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "GET",
@@ -232,7 +232,7 @@ async fn page_for_an_unknown_user_creates_it_then_a_known_user_costs_one_request
 
 #[tokio::test]
 async fn page_for_an_existing_user_looks_it_up_by_custom_id() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "GET",
@@ -265,7 +265,7 @@ async fn page_for_an_existing_user_looks_it_up_by_custom_id() {
 
 #[tokio::test]
 async fn group_creates_the_company_then_adds_the_member() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "GET",
@@ -349,7 +349,7 @@ async fn group_creates_the_company_then_adds_the_member() {
 
 #[tokio::test]
 async fn group_updates_an_existing_company() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "GET",
@@ -402,7 +402,7 @@ async fn group_where_the_create_fails_but_the_company_exists(
     create_status: u16,
     create_body: Value,
 ) {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/public/companies-by-id/g1/"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "Not found."})))
@@ -474,7 +474,7 @@ async fn a_company_created_meanwhile_by_another_forwarder_is_adopted() {
 
 #[tokio::test]
 async fn one_users_messages_keep_their_order() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -499,7 +499,8 @@ async fn one_users_messages_keep_their_order() {
             .await
             .iter()
             .filter(|b| b["custom_id"] == user)
-            .map(|b| b["seq"].as_i64().unwrap())
+            // `seq` is not defined in the app: defined as a string attribute, sent as text.
+            .map(|b| b["seq"].as_str().unwrap().parse().unwrap())
             .collect();
         assert_eq!(seqs, (0..40).collect::<Vec<_>>(), "order for {user}");
     }
@@ -507,7 +508,7 @@ async fn one_users_messages_keep_their_order() {
 
 #[tokio::test]
 async fn duplicate_message_ids_are_applied_once() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     answer(
         &server,
         "POST",
@@ -543,7 +544,7 @@ async fn duplicate_message_ids_are_applied_once() {
 
 #[tokio::test]
 async fn unsupported_and_invalid_messages_send_nothing() {
-    let server = MockServer::start().await;
+    let server = support::server().await;
     let dir = support::temp_dir("unsupported");
     let dead = dir.join("dead.ndjson");
     let config = usercom_forwarder::Config {
@@ -580,4 +581,165 @@ async fn unsupported_and_invalid_messages_send_nothing() {
         lines[0]["reason"]
     );
     assert_eq!(lines[0]["status"], json!(null));
+}
+
+/// An upstream whose catalogue holds `seats` (integer) on page 1 and `tier` (fixed: gold,
+/// silver) on page 2, reached through an absolute `next` link, as User.com pages lists.
+async fn catalogued() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    let next = format!("{}/api/public/attributes/?page=2", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/api/public/attributes/"))
+        .and(wiremock::matchers::query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 2, "next": null, "previous": null,
+            "results": [{"id": 2, "name": "Tier", "name_std": "tier", "value_type": "fixed",
+                         "content_type": "clientuser", "choices": ["gold", "silver"],
+                         "allow_multiple_choices": false}]})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/public/attributes/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 2, "next": next, "previous": null,
+            "results": [{"id": 1, "name": "Seats", "name_std": "seats", "value_type": "integer",
+                         "content_type": "clientuser"}]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/public/attributes/"))
+        .respond_with(|request: &wiremock::Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            ResponseTemplate::new(201).set_body_json(json!({
+                "id": 3, "name": body["name"], "name_std": body["name"],
+                "value_type": body["value_type"], "content_type": body["content_type"]}))
+        })
+        .mount(&server)
+        .await;
+    answer(
+        &server,
+        "POST",
+        "/api/public/users/update_or_create/",
+        200,
+        json!({"created": true, "id": 1}),
+    )
+    .await;
+    server
+}
+
+fn identify_with(traits: Value) -> Value {
+    json!({"type": "identify", "userId": "u1", "traits": traits})
+}
+
+#[tokio::test]
+async fn custom_traits_are_defined_when_missing_and_converted_when_defined() {
+    let server = catalogued().await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let summary = forwarder
+        .send_all(vec![
+            identify_with(json!({"seats": " 12 ", "tier": "gold", "vip": true, "Plan Name": 5})),
+            identify_with(json!({"vip": false})),
+        ])
+        .await;
+    assert_eq!(summary, delivered(2));
+    // Both pages read once; `vip` and `plan_name` defined once each, as strings, for users.
+    let calls: Vec<(String, String)> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/public/attributes/")
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.url.query().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET".to_string(), String::new()),
+            ("GET".to_string(), "page=2".to_string()),
+            ("POST".to_string(), String::new()),
+            ("POST".to_string(), String::new()),
+        ]
+    );
+    let defined = bodies(&server, "/api/public/attributes/").await;
+    let posted: Vec<&Value> = defined.iter().filter(|b| !b.is_null()).collect();
+    assert_eq!(
+        posted,
+        [
+            &json!({"name": "vip", "value_type": "string", "content_type": "clientuser"}),
+            &json!({"name": "plan_name", "value_type": "string", "content_type": "clientuser"}),
+        ]
+    );
+    let upserts = bodies(&server, "/api/public/users/update_or_create/").await;
+    assert_eq!(
+        upserts[0],
+        json!({"seats": 12, "tier": "gold", "vip": "true", "plan_name": "5", "custom_id": "u1"})
+    );
+    assert_eq!(upserts[1], json!({"vip": "false", "custom_id": "u1"}));
+}
+
+#[tokio::test]
+async fn a_value_its_attribute_cannot_take_is_dropped_and_counted() {
+    let server = catalogued().await;
+    let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+    let long = "x".repeat(33);
+    let summary = forwarder
+        .send_all(vec![identify_with(
+            json!({"email": "a@b.c", "seats": "many", "tier": "bronze", long.as_str(): 1,
+                   "absent": null}),
+        )])
+        .await;
+    assert_eq!(summary.delivered, 1, "{summary}");
+    assert_eq!(forwarder.stats().dropped_fields, 3);
+    assert_eq!(
+        bodies(&server, "/api/public/users/update_or_create/").await,
+        [json!({"email": "a@b.c", "custom_id": "u1"})]
+    );
+    // A name longer than User.com allows is not even tried; `null` creates nothing.
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/public/attributes/" && r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 0);
+}
+
+#[tokio::test]
+async fn a_400_naming_a_field_is_sent_again_without_it() {
+    for refusal in [
+        json!({"tier": ["Select a valid choice."]}),
+        json!({"detail": "tier: not a choice", "field": "tier", "errors": {"tier": ["not a choice"]}}),
+    ] {
+        let server = catalogued().await;
+        Mock::given(method("POST"))
+            .and(path("/api/public/users/update_or_create/"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(refusal.clone()))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let forwarder = Forwarder::new(support::config(&server.uri())).unwrap();
+        let summary = forwarder
+            .send_all(vec![identify_with(
+                json!({"email": "a@b.c", "tier": "gold"}),
+            )])
+            .await;
+        assert_eq!(summary.delivered, 1, "{refusal}: {summary}");
+        assert_eq!(forwarder.stats().dropped_fields, 1, "{refusal}");
+        assert_eq!(
+            bodies(&server, "/api/public/users/update_or_create/").await,
+            [
+                json!({"email": "a@b.c", "tier": "gold", "custom_id": "u1"}),
+                json!({"email": "a@b.c", "custom_id": "u1"})
+            ],
+            "{refusal}"
+        );
+    }
 }

@@ -84,13 +84,47 @@ pub async fn answer(server: &MockServer, verb: &str, p: &str, status: u16, body:
         .await;
 }
 
-/// `(METHOD, path)` of every request the server received, in order.
+/// The attribute definitions every wiremock upstream knows: `plan`, a user string attribute
+/// (the custom trait of [`identify`]).
+pub fn definitions() -> Value {
+    json!([{"id": 1, "name": "plan", "name_std": "plan", "value_type": "string",
+            "content_type": "clientuser"}])
+}
+
+/// A wiremock upstream that answers the attribute catalogue: `GET /attributes/` lists
+/// [`definitions`], `POST /attributes/` defines what it is sent.
+pub async fn server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/public/attributes/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"count": 1, "next": null, "previous": null, "results": definitions()}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/public/attributes/"))
+        .respond_with(|request: &wiremock::Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let mut answer = body.clone();
+            answer["id"] = json!(99);
+            answer["name_std"] = body["name"].clone();
+            ResponseTemplate::new(201).set_body_json(answer)
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `(METHOD, path)` of every request the server received, in order, but the attribute
+/// catalogue's (tested on their own in `requests::custom_traits_*`).
 pub async fn requests(server: &MockServer) -> Vec<(String, String)> {
     server
         .received_requests()
         .await
         .unwrap_or_default()
         .iter()
+        .filter(|r| r.url.path() != "/api/public/attributes/")
         .map(|r| (r.method.to_string(), r.url.path().to_string()))
         .collect()
 }
@@ -130,7 +164,7 @@ pub fn read_ndjson(path: &Path) -> Vec<Value> {
 
 /// An upstream that accepts an identify and a track for user `u1`.
 pub async fn upstream() -> MockServer {
-    let server = MockServer::start().await;
+    let server = server().await;
     answer(
         &server,
         "POST",

@@ -156,7 +156,7 @@ async fn sigterm_drains_within_the_deadline_and_dead_letters_the_rest() {
     assert_eq!(
         summary_line,
         format!(
-            "delivered={} skipped=0 dead_lettered={} duplicates=0",
+            "delivered={} skipped=0 dead_lettered={} duplicates=0 dropped_fields=0",
             applied.len(),
             dead.len()
         ),
