@@ -11,14 +11,29 @@
 //!
 //! - **Identity**: `custom_id = userId`, else `anonymousId` (empty counts as absent); neither →
 //!   [`Decision::Reject`] "message has neither userId nor anonymousId".
-//! - **identify** → [`Op::UpsertUser`]; see [`user`] for every field.
+//! - **Opt-out**: a message whose `integrations` say `"User.com": false` (or `"UserEngage":
+//!   false`, the doc's other name), or `"All": false` without `"User.com"` switched back on, is
+//!   [`Decision::Skip`]ped with the reason "integrations opt-out ...": the ingress stands where
+//!   Segment stands, and Segment would not send it.
+//! - **identify** → [`Op::UpsertUser`]; see [`user`] for every field. `traits.company`
+//!   (Segment's reserved company trait) also makes the user a member of that company, found by
+//!   its `id`, else its `name` (see [`company::from_identify`]), as a group call would.
 //! - **page** → [`Op::EnsureUser`], then [`Op::SiteView`]: URL from `properties.url`, else
 //!   `context.page.url`; path from `properties.path`, else `context.page.path`, else the path of
-//!   the URL; title from `properties.title`, else `context.page.title`, else the page `name`;
-//!   timestamp = `timestamp` (else `originalTimestamp`) as RFC 3339. A page without any URL is
-//!   still delivered (it still counts a page view); the URL is then `None`.
+//!   the URL; title from `properties.title`, else the page `name`, else `context.page.title`. A
+//!   page without any URL is skipped with a reason (there is no page view to record). The
+//!   site view has no field for the page's referrer, category and search, so they are kept on
+//!   the user as the custom attributes `last_page_referrer` (`properties.referrer`, else
+//!   `context.page.referrer`), `last_page_category` (`category`, else `properties.category`)
+//!   and `last_page_search` (`properties.search`, else `context.page.search`): then the page's
+//!   first op is an [`Op::UpsertUser`] with them instead of [`Op::EnsureUser`].
+//! - **Event time** (site views and events): `timestamp`, else `receivedAt − (sentAt −
+//!   originalTimestamp)` (Segment's clock-skew correction), else `originalTimestamp`, else
+//!   `receivedAt`; never later than `receivedAt` (see
+//!   [`crate::segment::Message::event_time`]). The ingress stamps `receivedAt` on arrival. A
+//!   numeric timestamp is unix seconds, or milliseconds above 10^11.
 //! - **track** → [`Op::Event`] with `name = event` (missing, non-string or blank → reject), the
-//!   timestamp in unix seconds (rounded down) and `data = properties` (keys as sent). A
+//!   event time in unix seconds (rounded down) and `data = properties` (keys as sent). A
 //!   `properties` that is not an object is rejected by the parser (naming the field) rather than
 //!   silently emptied: dropping the payload of an event would be invisible data loss.
 //! - **group** → `groupId` required (else reject), [`Op::UpsertCompany`] (see [`company`]), then
@@ -31,12 +46,14 @@
 //! # Traits that are not mapped: custom attributes
 //!
 //! Every trait the mapping does not consume becomes a custom attribute at the top level of the
-//! body, its key normalised by [`name_std`]. Values pass through as JSON (nested objects and lists
-//! included: User.com stores them as their JSON text or converts them to the attribute's type).
-//! Three collisions are decided here, the same way for users and companies:
+//! body, its key normalised by [`name_std`]. Values pass through as JSON here; delivery defines
+//! missing attributes and converts each value to its attribute's type before sending
+//! ([`convert`], [`crate::usercom::attributes`]). Four collisions are decided here, the same way
+//! for users and companies:
 //!
 //! 1. **Read-only field** (`id`, `user_key`, `page_views`, `last_seen`, `first_seen`,
-//!    `created_at`, `updated_at`, `companies`, `custom_id`; for companies `id`, `custom_id`,
+//!    `created_at`, `updated_at`, `companies`, `custom_id`, `employees`, `lists`,
+//!    `last_contacted`; for companies `id`, `custom_id`,
 //!    `created_at`, `updated_at`, `employees`): the trait is kept under
 //!    `segment_<name>` (`created_at` → `segment_created_at`) instead of being dropped, because
 //!    such traits usually carry real data from the customer's system (a signup date, their own
@@ -46,8 +63,18 @@
 //!    such as `Email` next to `email` or a top-level `city` next to `address.city`); when the
 //!    mapping left it empty, the trait fills it, converted like the mapped source would be
 //!    (`Gender: "F"` → `gender: 3`).
-//! 3. **Two traits with the same normalised key** (`Plan` and `plan`): the first one in the
-//!    message wins. A trait whose key normalises to the empty string is dropped.
+//! 3. **Typed standard field the doc does not map** (`status`, `tags`, `score`,
+//!    `unsubscribed`, `notifications`, `assigned_to`, ...; a company's `tags`): converted when
+//!    the value fits (`status: "user"` → `2`, `tags: "vip"` → `["vip"]`), otherwise kept as
+//!    `segment_<name>` like a read-only field. User.com refuses a whole request whose typed field
+//!    has the wrong type, so one such trait must never cost the message.
+//! 4. **Two traits with the same normalised key** (`Plan` and `plan`, `planName` and
+//!    `plan_name`): the first one in the message wins. A trait whose key normalises to the
+//!    empty string is dropped.
+//!
+//! A mapped trait whose value cannot go into its field (`email: "not an email"`, a `phone`
+//! that is an object) is left out and recorded in [`Plan::dropped`]: the rest of the message is
+//! delivered, and delivery counts and logs what was left out.
 //!
 //! # `null` trait values
 //!

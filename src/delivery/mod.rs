@@ -3,7 +3,7 @@
 //!
 //! - [`Forwarder`] (this file): the queue, the per-user lanes, how a message ends;
 //! - [`config`]: the settings; [`outcome`]: how messages end, counted;
-//! - [`retry`]: when to try again; [`dedup`]: `messageId`s applied once;
+//! - `retry`: when to try again; `dedup`: `messageId`s applied once;
 //! - [`dead_letter`]: the dead-letter file, written and read.
 //!
 //! What each operation sends to User.com (and what a 404 does) is not here: that is
