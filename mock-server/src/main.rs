@@ -57,6 +57,14 @@ struct Cli {
     )]
     admin_token: Option<String>,
 
+    /// Strict mode: as strict as User.com's REST v2 API (undefined custom attributes are not
+    /// stored, a wrong-typed value for a defined attribute is a 400, a request without
+    /// `Accept: */*; version=2` is a 400). Without it, the destination doc's rules apply
+    /// (undefined attributes are created as string, values converted). Applies to every app;
+    /// POST /__admin/apps {"strict": false} makes a lenient one beside them.
+    #[arg(long)]
+    strict: bool,
+
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -143,7 +151,8 @@ fn main() -> ExitCode {
 async fn serve(cli: Cli) -> ExitCode {
     let mut builder = MockServer::builder()
         .listen(cli.listen)
-        .journal_capacity(cli.journal_capacity);
+        .journal_capacity(cli.journal_capacity)
+        .strict(cli.strict);
     for k in &cli.api_keys {
         builder = builder.api_key(k);
     }

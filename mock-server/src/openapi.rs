@@ -101,7 +101,8 @@ impl Modify for TokenAuth {
             "token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "`Token <api key>`; the key selects the app",
+                "`Token <api key>`; the key selects the app. Apps in strict mode also require \
+                 `Accept: */*; version=2` (400 naming `Accept` otherwise)",
             ))),
         );
     }
@@ -302,7 +303,8 @@ struct Occurrence {
     name: String,
     #[schema(format = DateTime)]
     timestamp: String,
-    /// Converted data (keys follow the `event` attribute rules).
+    /// Default mode: converted data (keys follow the `event` attribute rules). Strict mode: the
+    /// data as sent.
     data: std::collections::BTreeMap<String, Value>,
 }
 
@@ -446,7 +448,7 @@ enum ValueType {
     Json,
 }
 
-/// What an attribute belongs to.
+/// What an attribute belongs to. `event` is the default mode's own (refused in strict mode).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 enum ContentType {
@@ -547,6 +549,8 @@ struct AppState {
     event_definitions: Vec<EventDefinition>,
     trusted_domains: Vec<String>,
     clock: StateClock,
+    /// `true` for an app in strict mode; absent in the default mode.
+    strict: Option<bool>,
 }
 
 /// Every app by name.
@@ -576,12 +580,16 @@ impl ToSchema for StateView {}
 struct NewApp {
     app: String,
     api_key: String,
+    /// The app's mode.
+    strict: bool,
 }
 
-/// Optional name of a new app.
+/// Optional name and mode of a new app.
 #[derive(ToSchema)]
 struct NewAppWrite {
     name: Option<String>,
+    /// Strict mode (REST v2 rules); absent: the server's mode (`--strict`).
+    strict: Option<bool>,
 }
 
 /// An app and its number of keys (keys are not listed).
@@ -589,6 +597,8 @@ struct NewAppWrite {
 struct AppSummary {
     app: String,
     keys: u64,
+    /// The app's mode.
+    strict: bool,
 }
 
 /// A revoked key's app.

@@ -35,6 +35,7 @@ pub struct MockServerBuilder {
     state_file: Option<PathBuf>,
     admin_token: Option<String>,
     faults: Vec<serde_json::Value>,
+    strict: bool,
 }
 
 impl std::fmt::Debug for MockServerBuilder {
@@ -53,6 +54,7 @@ impl std::fmt::Debug for MockServerBuilder {
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
             )
             .field("faults", &self.faults)
+            .field("strict", &self.strict)
             .finish()
     }
 }
@@ -67,6 +69,7 @@ impl Default for MockServerBuilder {
             state_file: None,
             admin_token: None,
             faults: vec![],
+            strict: false,
         }
     }
 }
@@ -115,6 +118,17 @@ impl MockServerBuilder {
         self
     }
 
+    /// Strict mode (`--strict`): as strict as User.com's REST v2 API where it is documented, and
+    /// the stricter plausible choice where it is not (the crate README, "Strict mode"): undefined
+    /// attributes are not stored, wrong-typed values for defined attributes are a 400, requests
+    /// without `Accept: */*; version=2` are refused. Default `false`: the destination doc's
+    /// rules (auto-created string attributes, conversion). Applies to every app unless a scenario
+    /// or `POST /__admin/apps` `{"strict": false}` says otherwise.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
     /// Build the state (scenario, state file, default key, admin token, fault rules) without
     /// serving.
     pub(crate) fn build_store(&self) -> Result<Store> {
@@ -123,15 +137,13 @@ impl MockServerBuilder {
             None => None,
         };
         let scenario_path = self.scenario_file.as_ref().map(|p| p.display().to_string());
-        let store =
-            Store::new(&self.api_keys, self.journal_capacity, scenario).map_err(|e| {
-                match (&scenario_path, e) {
-                    (Some(path), Error::Config(message)) => Error::Scenario {
-                        path: path.clone(),
-                        message,
-                    },
-                    (_, e) => e,
-                }
+        let store = Store::new(&self.api_keys, self.journal_capacity, scenario, self.strict)
+            .map_err(|e| match (&scenario_path, e) {
+                (Some(path), Error::Config(message)) => Error::Scenario {
+                    path: path.clone(),
+                    message,
+                },
+                (_, e) => e,
             })?;
         if let Some(p) = &self.state_file {
             if p.exists() {
@@ -180,7 +192,7 @@ impl MockServerBuilder {
             .into_iter()
             .next()
             .unwrap_or_default();
-        tracing::info!(%addr, "usercom-mock started");
+        tracing::info!(%addr, strict = self.strict, "usercom-mock started");
         if !addr.ip().is_loopback() && self.admin_token.is_none() {
             tracing::warn!(
                 %addr,

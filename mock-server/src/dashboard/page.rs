@@ -11,6 +11,14 @@ use crate::store::Store;
 pub(crate) fn render_page(store: &Store, view: &ViewQuery, main: &str) -> String {
     let mut h = String::with_capacity(main.len() + 4096);
     let app = esc(&view.app);
+    let mode = match store.app(&view.app) {
+        Some(a) if a.strict() => {
+            r#"<p class="mode strict" id="mode"><strong>Strict mode</strong>: REST v2 rules (undefined attributes ignored, wrong types refused, <code>Accept: */*; version=2</code> required)</p>"#
+        }
+        _ => {
+            r#"<p class="mode" id="mode">Default mode: the destination doc's rules (undefined attributes created as string, values converted)</p>"#
+        }
+    };
     let _ = write!(
         h,
         r##"<!doctype html>
@@ -25,7 +33,7 @@ pub(crate) fn render_page(store: &Store, view: &ViewQuery, main: &str) -> String
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
-<div class="brand"><h1>usercom-mock</h1><p class="tagline">Local User.com simulator (not User.com)</p></div>
+<div class="brand"><h1>usercom-mock</h1><p class="tagline">Local User.com simulator (not User.com)</p>{mode}</div>
 <form class="controls" role="search" method="get" action="/">
 <div class="field"><label for="app-select">App</label>
 <select id="app-select" name="app">"##

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRequestParts, Query};
-use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
+use axum::http::header::{ACCEPT, AUTHORIZATION, HOST, ORIGIN};
 use axum::http::request::Parts;
 use serde_json::{json, Value};
 
@@ -122,8 +122,48 @@ impl FromRequestParts<Store> for Authed {
             let origin = String::from_utf8_lossy(origin.as_bytes());
             app.check_trusted(&origin, "from the Origin header")?;
         }
+        if app.strict() {
+            check_v2_accept(parts.headers.get(ACCEPT).map(|v| v.as_bytes()))?;
+        }
         Ok(Authed(app))
     }
+}
+
+/// Strict mode: the request must ask for the v2 dialect with `Accept: */*; version=2`
+/// (usercom-api.md §1.3, DOC-basic). Without it User.com answers in the v1 dialect, whose shapes
+/// differ; the simulator serves only v2, so it refuses the request with a 400 naming `Accept`
+/// rather than answer shapes the real API would not send.
+fn check_v2_accept(header: Option<&[u8]>) -> Result<()> {
+    let got = match header {
+        None => "no Accept header".to_owned(),
+        Some(h) if accepts_v2(&String::from_utf8_lossy(h)) => return Ok(()),
+        Some(h) => format!("`Accept: {}`", String::from_utf8_lossy(h)),
+    };
+    Err(Error::bad(
+        "Accept",
+        format!(
+            "strict mode: User.com's REST API answers in the v2 dialect only with `Accept: */*; version=2`; got {got}"
+        ),
+    ))
+}
+
+/// Whether an `Accept` value asks for v2: one of its media ranges is `*/*` with the parameter
+/// `version=2`. Parsed leniently (usercom-api.md §1.3: `*/*;version=2` and `' */*; version=2'`
+/// are both sent by real clients): whitespace anywhere between the parts, parameter names in any
+/// case, the value optionally quoted, other parameters (`q=`) ignored.
+pub(crate) fn accepts_v2(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        media == "*/*"
+            && parts.any(|p| match p.split_once('=') {
+                Some((k, v)) => {
+                    k.trim().eq_ignore_ascii_case("version")
+                        && v.trim().trim_matches('"').trim() == "2"
+                }
+                None => false,
+            })
+    })
 }
 
 /// Query-string parameters, with a JSON 400 on malformed input.
@@ -209,5 +249,42 @@ impl Pager {
             "previous": if self.page > 1 { link(self.page - 1) } else { Value::Null },
             "results": render(start, PAGE_SIZE),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_v2_is_parsed_leniently() {
+        for ok in [
+            "*/*; version=2",
+            "*/*;version=2",
+            " */*; version=2",
+            "*/*  ;  version = 2 ",
+            "*/*; VERSION=\"2\"",
+            "*/*; q=0.9; version=2",
+            "application/json, */*; version=2",
+        ] {
+            assert!(accepts_v2(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "*/*",
+            "application/json",
+            "application/json; version=2",
+            "*/*; version=1",
+            "*/*; version=20",
+            "*/*; versions=2",
+            "*/*, version=2",
+            "text/*; version=2",
+        ] {
+            assert!(!accepts_v2(bad), "{bad:?}");
+        }
+        assert!(check_v2_accept(None)
+            .unwrap_err()
+            .to_string()
+            .starts_with("Accept: strict mode"));
     }
 }

@@ -226,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_json_500_and_the_server_keeps_going() {
-        let store = Store::new(&["k".into()], 10, None).unwrap();
+        let store = Store::new(&["k".into()], 10, None, false).unwrap();
         let routes = Router::new().route(
             "/boom",
             get(|| async {

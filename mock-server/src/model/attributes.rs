@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 
 impl AppData {
     /// Define an attribute. Errors name the field: an existing `name_std` for the content type, a
-    /// reserved name, or a `fixed` type without choices.
+    /// reserved name, a `fixed` type without choices, or (strict mode) the simulator's own
+    /// `event` content type.
     pub fn define_attribute(
         &mut self,
         name: &str,
@@ -21,9 +22,17 @@ impl AppData {
         choices: Vec<String>,
         allow_multiple_choices: bool,
     ) -> Result<&AttrDef> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 32 {
-            return Err(Error::bad("name", "must be 1 to 32 characters"));
+        if name.trim().is_empty() || name.chars().count() > 32 {
+            return Err(Error::bad(
+                "name",
+                "must be 1 to 32 characters, not only whitespace",
+            ));
+        }
+        if self.strict && content_type == ContentType::Event {
+            return Err(Error::bad(
+                "content_type",
+                "strict mode: `event` is not one of User.com's documented content types (clientuser, company; also activity, deal, product, ticket, which the simulator does not model)",
+            ));
         }
         let std = coerce::name_std(name);
         if reserved_name(content_type, &std) {
@@ -106,6 +115,18 @@ impl AppData {
             ));
             return None;
         }
+        if reserved_name(ct, &std) {
+            // `firstName` → `first_name`: a standard field's name can never be a custom
+            // attribute (`POST /attributes/` refuses it), and the key as sent is not that field.
+            notes.push(format!(
+                "ignored `{key}`: its name_std `{std}` is a reserved {} field name, not a custom attribute",
+                ct.as_str()
+            ));
+            return None;
+        }
+        if self.strict {
+            return self.convert_custom_strict(ct, std, v, notes);
+        }
         match self.idx.attr[ct_slot(ct)].get(&*std) {
             Some(&i) => {
                 if v.is_null() {
@@ -128,7 +149,7 @@ impl AppData {
             None => {
                 // The destination doc: an unknown attribute is created with type string.
                 self.push_attr(
-                    key.trim().to_owned(),
+                    key.to_owned(),
                     std.clone().into_owned(),
                     ValueType::String,
                     ct,
@@ -142,5 +163,63 @@ impl AppData {
                 Some((std, Value::String(coerce::stringify(v))))
             }
         }
+    }
+
+    /// Strict mode's rule for one custom key (its value already passed
+    /// [`AppData::check_custom_strict`]): a defined attribute stores the value as sent (`null`
+    /// clears it); an undefined one is not stored, and the journal says so.
+    fn convert_custom_strict<'k>(
+        &self,
+        ct: ContentType,
+        std: Cow<'k, str>,
+        v: &Value,
+        notes: &mut Notes,
+    ) -> Option<(Cow<'k, str>, Value)> {
+        let Some(&i) = self.idx.attr[ct_slot(ct)].get(&*std) else {
+            notes.push(format!(
+                "{} attribute `{std}` is not defined: ignored",
+                ct.as_str()
+            ));
+            return None;
+        };
+        if v.is_null() {
+            return Some((std, Value::Null));
+        }
+        let def = &self.attributes[i];
+        match coerce::check_strict(def, v) {
+            Ok(stored) => Some((std, stored)),
+            Err(problem) => {
+                // Not reached: the request was checked before anything was applied.
+                notes.push(format!(
+                    "dropped {} attribute `{std}`: {problem}",
+                    ct.as_str()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Strict mode: a wrong-typed value for a defined attribute is a 400 naming the key as sent.
+    /// Runs before anything is applied, so a refused request writes nothing. No-op in the
+    /// default mode (which converts or drops instead) and for undefined keys (ignored later).
+    pub(super) fn check_custom_strict(&self, ct: ContentType, key: &str, v: &Value) -> Result<()> {
+        if !self.strict || v.is_null() {
+            return Ok(());
+        }
+        let std = coerce::name_std_cow(key);
+        let Some(&i) = self.idx.attr[ct_slot(ct)].get(&*std) else {
+            return Ok(());
+        };
+        let def = &self.attributes[i];
+        coerce::check_strict(def, v).map(drop).map_err(|problem| {
+            Error::bad(
+                key,
+                format!(
+                    "{problem} (the {} attribute `{std}` is defined as {})",
+                    ct.as_str(),
+                    def.value_type.as_str()
+                ),
+            )
+        })
     }
 }

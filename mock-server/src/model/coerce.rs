@@ -99,6 +99,17 @@ impl ContentType {
         })
     }
 
+    /// Strict mode's parse: only the documented content types the simulator models
+    /// (`clientuser`, `company`; usercom-api.md §3.2, DOC-attr). `event` is the simulator's own
+    /// (a GUESS of the default mode) and `user` the v1 spelling: both refused.
+    pub fn parse_strict(s: &str) -> Option<Self> {
+        match s {
+            "clientuser" => Some(ContentType::Clientuser),
+            "company" => Some(ContentType::Company),
+            _ => None,
+        }
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -150,22 +161,46 @@ impl AttrDef {
     }
 }
 
-/// User.com's `name_std`: trimmed, lower-case, spaces → underscores.
+/// User.com's `name_std`, the one rule the forwarder and the simulator share:
+///
+/// - lower-case (Unicode rules: `"Ünïcode Key"` → `"ünïcode_key"`);
+/// - each whitespace character becomes `_` (User.com's documented rule, usercom-api.md §3.2:
+///   `"My Attribute"` → `"my_attribute"`);
+/// - an upper-case letter that follows a lower-case letter or a digit starts a new word, so the
+///   camelCase and snake_case spellings of one name land in one attribute: `"createdAt"` and
+///   `"created_at"` → `"created_at"`, `"planName"` → `"plan_name"`, `"userID"` → `"user_id"`;
+/// - every other character is kept as it is (`-`, `.`, `$`, digits), and nothing is trimmed:
+///   `" plan"` → `"_plan"` (trimming is not documented by User.com).
 pub fn name_std(name: &str) -> String {
     name_std_cow(name).into_owned()
 }
 
 /// [`name_std`] without allocating when the name already is its own `name_std` (the common case:
-/// ASCII, lower-case, no whitespace), which the event hot path hits for every `data` key.
+/// ASCII, no upper-case letter, no whitespace), which the event hot path hits for every `data`
+/// key.
 pub fn name_std_cow(name: &str) -> Cow<'_, str> {
     let already = name
         .bytes()
-        .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase());
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !char::from(b).is_whitespace());
     if already {
-        Cow::Borrowed(name)
-    } else {
-        Cow::Owned(name.trim().to_lowercase().replace(' ', "_"))
+        return Cow::Borrowed(name);
     }
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut previous: Option<char> = None;
+    for c in name.chars() {
+        if c.is_whitespace() {
+            out.push('_');
+        } else if c.is_uppercase() {
+            if previous.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    Cow::Owned(out)
 }
 
 /// A value stringified for a `string` attribute: strings as they are, everything else as its JSON
@@ -191,6 +226,95 @@ pub fn convert(def: &AttrDef, v: &Value) -> Option<Value> {
         ValueType::Date => to_date(v).map(Value::String),
         ValueType::Datetime => to_datetime(v).map(Value::String),
         ValueType::Fixed => to_fixed(def, v),
+    }
+}
+
+/// Strict mode's rule for a defined attribute: the value must already have the attribute's wire
+/// type (usercom-api.md §3.1: date `"2024-05-01"`, datetime `"2024-05-01T10:00:00Z"`, booleans
+/// and numbers as JSON literals); nothing is converted. `Err` is the message of the 400 (the
+/// caller names the field). `null` is not passed here (it clears the attribute).
+///
+/// | type | accepted | stored |
+/// |---|---|---|
+/// | `string` | a JSON string | as is |
+/// | `integer` | a JSON integer (`5`, not `5.0` or `"5"`) | as is |
+/// | `float` | a JSON number | as a float |
+/// | `boolean` | `true` / `false` | as is |
+/// | `date` | a string `YYYY-MM-DD` | as is |
+/// | `datetime` | a string, RFC 3339 with `Z` or an offset | RFC 3339 UTC with `Z` |
+/// | `fixed` | one of the choices as a string (a list of them when `allow_multiple_choices`) | as is |
+/// | `json` | anything | as is |
+pub fn check_strict(def: &AttrDef, v: &Value) -> Result<Value, String> {
+    let got = || crate::error::type_name(v);
+    match def.value_type {
+        ValueType::Json => Ok(v.clone()),
+        ValueType::String => match v {
+            Value::String(_) => Ok(v.clone()),
+            _ => Err(format!("expected a string, got {}", got())),
+        },
+        ValueType::Integer => match v.as_i64() {
+            Some(i) => Ok(Value::from(i)),
+            None => Err(format!("expected an integer, got {}", shown(v))),
+        },
+        ValueType::Float => match v.as_f64() {
+            Some(f) if v.is_number() => serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(|| format!("expected a finite number, got {v}")),
+            _ => Err(format!("expected a number, got {}", got())),
+        },
+        ValueType::Boolean => match v {
+            Value::Bool(_) => Ok(v.clone()),
+            _ => Err(format!("expected true or false, got {}", shown(v))),
+        },
+        ValueType::Date => match v {
+            Value::String(s)
+                if s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
+            {
+                Ok(v.clone())
+            }
+            _ => Err(format!("expected a date `YYYY-MM-DD`, got {}", shown(v))),
+        },
+        ValueType::Datetime => match v {
+            Value::String(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Value::String(fmt_attr_datetime(t.to_utc())))
+                .map_err(|_| {
+                    format!("expected an RFC 3339 datetime with `Z` or an offset, got {v}")
+                }),
+            _ => Err(format!(
+                "expected an RFC 3339 datetime string, got {}",
+                got()
+            )),
+        },
+        ValueType::Fixed => {
+            let choice = |item: &Value| match item {
+                Value::String(s) if def.choices.contains(s) => Ok(()),
+                other => Err(format!(
+                    "expected one of the choices {}, got {}",
+                    def.choices.join(", "),
+                    shown(other)
+                )),
+            };
+            match v {
+                Value::Array(items) if def.allow_multiple_choices => {
+                    items.iter().try_for_each(choice)?;
+                    Ok(v.clone())
+                }
+                Value::Array(_) => Err(format!(
+                    "expected one choice (the attribute does not allow multiple choices), got {}",
+                    got()
+                )),
+                other => choice(other).map(|()| v.clone()),
+            }
+        }
+    }
+}
+
+/// A value for an error message: short scalars as JSON, containers by their type.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Array(_) | Value::Object(_) => crate::error::type_name(v).to_owned(),
+        Value::String(s) if s.chars().count() > 40 => "a long string".to_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -349,10 +473,39 @@ mod tests {
         );
         assert_eq!(convert(&def(ValueType::Fixed), &json!("gold")), None);
         assert_eq!(stringify(&json!({"a": 1})), r#"{"a":1}"#);
-        assert_eq!(name_std(" My Attr "), "my_attr");
+    }
+
+    #[test]
+    fn name_std_rule() {
+        // Documented: lower-case, whitespace → `_`.
+        assert_eq!(name_std("My Attribute"), "my_attribute");
+        assert_eq!(name_std("API string attribute"), "api_string_attribute");
+        // camelCase and snake_case of one name share one key.
+        assert_eq!(name_std("createdAt"), "created_at");
+        assert_eq!(name_std("created_at"), "created_at");
+        assert_eq!(name_std("planName"), "plan_name");
+        assert_eq!(name_std("userID"), "user_id");
+        assert_eq!(name_std("CreatedAt"), "created_at");
+        assert_eq!(name_std("ABC"), "abc");
+        assert_eq!(name_std("plan2Name"), "plan2_name");
+        // Each whitespace character is one `_`; nothing is trimmed.
+        assert_eq!(name_std(" My Attr "), "_my_attr_");
+        assert_eq!(name_std("two  spaces"), "two__spaces");
+        assert_eq!(name_std("Tab\tAnd\nNewline"), "tab_and_newline");
+        assert_eq!(name_std("a\u{b}B\u{c}c\rD"), "a_b_c_d");
+        assert_eq!(name_std("non\u{a0}breaking"), "non_breaking");
+        // Every other character is kept; Unicode lower-casing.
+        assert_eq!(name_std("a-b.c$d"), "a-b.c$d");
+        assert_eq!(name_std("Ünïcode Key"), "ünïcode_key");
+        assert_eq!(name_std("ZAŻÓŁĆ GĘŚLĄ"), "zażółć_gęślą");
+        assert_eq!(name_std("ÄB c"), "äb_c");
+        // Already normalised: borrowed, and the rule is idempotent.
         assert!(matches!(name_std_cow("plan_2"), Cow::Borrowed("plan_2")));
-        assert_eq!(name_std_cow("Plan\tx "), "plan\tx");
-        assert_eq!(name_std_cow("ÄB c"), "äb_c");
-        assert_eq!(name_std_cow("\u{b}x\u{b}"), "x");
+        assert!(matches!(name_std_cow("a-b.c$d"), Cow::Borrowed(_)));
+        for n in ["userID", " My Attr ", "ZAŻÓŁĆ GĘŚLĄ", "a\u{b}B", "x\u{b}"] {
+            let once = name_std(n);
+            assert_eq!(name_std(&once), once, "{n:?}");
+        }
+        assert_eq!(name_std("x\u{b}"), "x_");
     }
 }

@@ -82,6 +82,9 @@ impl AppData {
                 }
             }
         }
+        for (k, v) in &p.custom {
+            self.check_custom_strict(ContentType::Company, k, v)?;
+        }
         Ok(p)
     }
 

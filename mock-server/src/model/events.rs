@@ -44,7 +44,9 @@ pub struct EventOutcome {
 }
 
 impl AppData {
-    /// Record an event occurrence; `data` keys go through the `event` attribute rules.
+    /// Record an event occurrence. Default mode: `data` keys go through the `event` attribute
+    /// rules (auto-created as string, converted; the destination doc). Strict mode: `data` is
+    /// stored as sent (usercom-api.md §4: a free JSON object), without attribute definitions.
     pub fn record_event(
         &mut self,
         user_id: u64,
@@ -69,7 +71,13 @@ impl AppData {
         // The converted pairs in first-seen key order, a later value replacing an earlier one of
         // the same `name_std` (what inserting into a JSON map did), written straight to text.
         let mut stored: Vec<(Cow<'_, str>, Value)> = Vec::new();
-        if let Some(data) = data {
+        let as_sent = match data {
+            Some(data) if self.strict && !data.is_empty() => {
+                serde_json::to_string(data).ok().map(String::into_boxed_str)
+            }
+            _ => None,
+        };
+        if let Some(data) = data.filter(|_| !self.strict) {
             stored.reserve(data.len());
             for (k, v) in data {
                 if let Some((k, v)) = self.convert_custom(ContentType::Event, k, v, notes) {
@@ -83,7 +91,9 @@ impl AppData {
                 }
             }
         }
-        let text: Box<str> = if stored.is_empty() {
+        let text: Box<str> = if let Some(text) = as_sent {
+            text
+        } else if stored.is_empty() {
             Box::from("")
         } else {
             data_text(&stored).into_boxed_str()

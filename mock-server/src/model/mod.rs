@@ -67,6 +67,11 @@ pub struct AppData {
     occurrences: Vec<Occurrence>,
     site_views: Vec<SiteView>,
     tags: Vec<String>,
+    /// Strict mode (REST v2 rules, see the crate README "Strict mode"). The mode belongs to the
+    /// app ([`crate::store::App`]), which sets this copy every time it locks the data, so the
+    /// model reads it without a parameter on every call.
+    #[serde(skip)]
+    pub strict: bool,
     #[serde(skip)]
     idx: Indexes,
 }
@@ -101,6 +106,7 @@ impl AppData {
             occurrences: Vec::new(),
             site_views: Vec::new(),
             tags: Vec::new(),
+            strict: false,
             idx: Indexes::default(),
         }
     }

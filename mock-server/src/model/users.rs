@@ -120,7 +120,8 @@ impl AppData {
                         p.company = Some(id);
                     }
                 }
-                "custom_attributes" => match v {
+                // Strict mode takes the v2 shape only: a nested map is an undefined attribute.
+                "custom_attributes" if !self.strict => match v {
                     // Sent by some clients (usercom-node-sdk): a nested map of custom attributes.
                     Value::Object(m) => p
                         .custom
@@ -139,8 +140,9 @@ impl AppData {
                 _ => p.custom.push((key.clone(), v.clone())),
             }
         }
-        // v1 clients send the custom id as `user_id`; honour it when `custom_id` is absent.
-        if p.custom_id.is_none() {
+        // v1 clients send the custom id as `user_id`; honour it when `custom_id` is absent (not
+        // in strict mode, which speaks v2 only: there `user_id` is an undefined attribute).
+        if p.custom_id.is_none() && !self.strict {
             if let Some(i) = p.custom.iter().position(|(k, _)| k == "user_id") {
                 let (_, v) = p.custom.remove(i);
                 p.custom_id = Some(opt_id("user_id", &v)?);
@@ -155,6 +157,9 @@ impl AppData {
                     ));
                 }
             }
+        }
+        for (k, v) in &p.custom {
+            self.check_custom_strict(ContentType::Clientuser, k, v)?;
         }
         Ok(p)
     }
@@ -261,7 +266,8 @@ impl AppData {
         body: &Map<String, Value>,
         notes: &mut Notes,
     ) -> Result<(bool, u64)> {
-        let cid = match body.get("custom_id").or_else(|| body.get("user_id")) {
+        let v1_id = || body.get("user_id").filter(|_| !self.strict);
+        let cid = match body.get("custom_id").or_else(v1_id) {
             Some(v) => opt_id("custom_id", v)?,
             None => None,
         };

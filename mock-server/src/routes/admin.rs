@@ -63,7 +63,7 @@ async fn list_apps(store: axum::extract::State<Store>) -> Response {
                 .into_iter()
                 .map(|(fp, revoked)| json!({"key": fp, "revoked": revoked}))
                 .collect();
-            json!({"api_keys": fingerprints, "app": &*a.name, "keys": a.keys().len()})
+            json!({"api_keys": fingerprints, "app": &*a.name, "keys": a.keys().len(), "strict": a.strict()})
         })
         .collect();
     ok(apps.into())
@@ -81,8 +81,30 @@ async fn create_app(store: axum::extract::State<Store>, body: Bytes) -> Result<R
             ))
         }
     };
-    let (app, key) = store.create_app(name)?;
-    Ok(created(json!({"api_key": key, "app": app})))
+    let strict = match body.get("strict") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(Error::bad(
+                "strict",
+                format!("expected a boolean, got {}", type_name(other)),
+            ))
+        }
+    };
+    if let Some(k) = body
+        .keys()
+        .find(|k| !matches!(k.as_str(), "name" | "strict"))
+    {
+        return Err(Error::bad(
+            k.as_str(),
+            "unknown field: a new app takes only `name` and `strict`",
+        ));
+    }
+    let (app, key) = store.create_app(name, strict)?;
+    let strict = store.app(&app).is_some_and(|a| a.strict());
+    Ok(created(
+        json!({"api_key": key, "app": app, "strict": strict}),
+    ))
 }
 
 async fn revoke(store: axum::extract::State<Store>, Path(key): Path<String>) -> Result<Response> {

@@ -7,17 +7,33 @@ use serde_json::Value;
 use crate::error::{type_name, Error, Result};
 use crate::http::{created, json_object, ok, opt_str, req_str, Authed, Pager};
 use crate::model::coerce::{AttrDef, ContentType, ValueType};
+use crate::store::App;
+
+/// A `content_type` value: `clientuser`, `company` (documented), and in the default mode also the
+/// simulator's `event` and the v1 spelling `user`.
+fn content_type(app: &App, s: &str) -> Result<ContentType> {
+    if app.strict() {
+        ContentType::parse_strict(s).ok_or_else(|| {
+            Error::bad(
+                "content_type",
+                format!("`{s}` is not one of clientuser, company (strict mode: User.com's documented content types the simulator models)"),
+            )
+        })
+    } else {
+        ContentType::parse(s).ok_or_else(|| {
+            Error::bad(
+                "content_type",
+                format!("`{s}` is not one of clientuser, company, event"),
+            )
+        })
+    }
+}
 
 /// `GET /attributes/[?content_type=…]` (paginated, id order).
 pub(crate) async fn list(Authed(app): Authed, pager: Pager) -> Result<Response> {
     let ct = match pager.param("content_type") {
         None => None,
-        Some(s) => Some(ContentType::parse(s).ok_or_else(|| {
-            Error::bad(
-                "content_type",
-                format!("`{s}` is not one of clientuser, company, event"),
-            )
-        })?),
+        Some(s) => Some(content_type(&app, s)?),
     };
     app.with(|d| {
         let defs: Vec<&AttrDef> = d.attributes(ct).collect();
@@ -38,22 +54,20 @@ pub(crate) async fn create(Authed(app): Authed, body: Bytes) -> Result<Response>
     let body = json_object(&body)?;
     let name = req_str(&body, "name")?;
     let vt = req_str(&body, "value_type")?;
-    let value_type = ValueType::parse(vt).ok_or_else(|| {
-        Error::bad(
-            "value_type",
-            format!(
+    // `number` is the v1 spelling of `integer` (usercom-api.md §3.1): not in strict mode.
+    let value_type = ValueType::parse(vt)
+        .filter(|_| !(app.strict() && vt == "number"))
+        .ok_or_else(|| {
+            Error::bad(
+                "value_type",
+                format!(
                 "`{vt}` is not one of boolean, integer, float, date, datetime, string, fixed, json"
             ),
-        )
-    })?;
+            )
+        })?;
     let content_type = match opt_str(&body, "content_type")? {
         None => ContentType::Clientuser,
-        Some(s) => ContentType::parse(s).ok_or_else(|| {
-            Error::bad(
-                "content_type",
-                format!("`{s}` is not one of clientuser, company, event"),
-            )
-        })?,
+        Some(s) => content_type(&app, s)?,
     };
     let choices: Vec<String> = match body.get("choices") {
         None | Some(Value::Null) => vec![],

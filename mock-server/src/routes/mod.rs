@@ -127,7 +127,7 @@ mod tests {
 
     #[tokio::test]
     async fn router_works_in_process() {
-        let store = Store::new(&["k".into()], 10, None).unwrap();
+        let store = Store::new(&["k".into()], 10, None, false).unwrap();
         let r = router(store)
             .oneshot(
                 Request::post("/api/public/users/")

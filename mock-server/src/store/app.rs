@@ -1,5 +1,6 @@
 //! One isolated User.com app: its data behind its own mutex, its keys and trusted domains.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
@@ -13,6 +14,8 @@ pub struct App {
     pub(super) data: Mutex<AppData>,
     pub(super) trusted: RwLock<Vec<String>>,
     pub(super) keys: RwLock<Vec<String>>,
+    /// Strict mode (REST v2 rules) or the default (the destination doc's rules).
+    strict: AtomicBool,
 }
 
 impl std::fmt::Debug for App {
@@ -28,18 +31,32 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    pub(super) fn new(name: &str) -> Self {
+    pub(super) fn new(name: &str, strict: bool) -> Self {
         App {
             name: Arc::from(name),
             data: Mutex::new(AppData::new(name)),
             trusted: RwLock::new(vec![]),
             keys: RwLock::new(vec![]),
+            strict: AtomicBool::new(strict),
         }
     }
 
-    /// Run `f` with the app's data locked. Keep `f` short and synchronous.
+    /// Run `f` with the app's data locked (and its `strict` flag set from the app's mode). Keep
+    /// `f` short and synchronous.
     pub fn with<R>(&self, f: impl FnOnce(&mut AppData) -> R) -> R {
-        f(&mut lock(&self.data))
+        let mut d = lock(&self.data);
+        d.strict = self.strict();
+        f(&mut d)
+    }
+
+    /// Whether the app runs in strict mode.
+    pub fn strict(&self) -> bool {
+        self.strict.load(Ordering::Relaxed)
+    }
+
+    /// Switch the app's mode (start-up: server flag, scenario, state file).
+    pub(super) fn set_strict(&self, strict: bool) {
+        self.strict.store(strict, Ordering::Relaxed);
     }
 
     /// The app's trusted domains (empty = every domain is trusted).
@@ -134,7 +151,7 @@ mod tests {
 
     #[test]
     fn subdomains_are_trusted_lookalikes_are_not() {
-        let app = App::new("x");
+        let app = App::new("x", false);
         app.set_trusted_domains(&["example.com".into()]).unwrap();
         assert!(app
             .check_trusted("https://www.example.com/p", "page")

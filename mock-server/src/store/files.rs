@@ -18,6 +18,9 @@ impl Store {
         let err = |app: &str, m: String| Error::Config(format!("scenario app `{app}`: {m}"));
         for (name, s) in &sc.apps {
             let app = self.ensure_app(name);
+            if let Some(strict) = s.strict {
+                app.set_strict(strict);
+            }
             app.set_trusted_domains(&s.trusted_domains)
                 .map_err(|e| err(name, e.to_string()))?;
             let mut notes = Notes::new();
@@ -86,6 +89,7 @@ impl Store {
                         })
                         .collect(),
                     trusted_domains: a.trusted_domains(),
+                    strict: a.strict(),
                     data: a.with(|d| d.clone()),
                 };
                 (a.name.to_string(), snap)
@@ -112,6 +116,8 @@ impl Store {
             let mut data = s.data;
             data.reindex();
             *lock(&app.data) = data;
+            // `--strict` makes every app strict; otherwise an app keeps the mode it was saved with.
+            app.set_strict(s.strict || self.0.strict);
             app.set_trusted_domains(&s.trusted_domains)?;
             for k in s.keys {
                 match self.app_of_key(&k.key) {
@@ -153,6 +159,9 @@ pub struct SnapApp {
     pub keys: Vec<SnapKey>,
     /// Trusted domains.
     pub trusted_domains: Vec<String>,
+    /// Strict mode (absent in files written before strict mode existed: the default mode).
+    #[serde(default)]
+    pub strict: bool,
     /// All data.
     pub data: AppData,
 }
@@ -198,6 +207,9 @@ pub struct ScenarioApp {
     /// Start the app's clock here.
     #[serde(default)]
     pub clock: Option<ScenarioClock>,
+    /// The app's mode (absent: the server's, `--strict`).
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 /// An attribute definition in a [`Scenario`].

@@ -62,6 +62,9 @@ struct Inner {
     scenario: Option<Scenario>,
     faults: Faults,
     admin_token: RwLock<Option<String>>,
+    /// The server's mode (`--strict`): the mode of every app unless a scenario, a state file or
+    /// `POST /__admin/apps` says otherwise.
+    strict: bool,
 }
 
 /// Without keys, admin token or data: a `{:?}` of the store may end up in a log.
@@ -89,11 +92,13 @@ pub struct Store(Arc<Inner>);
 impl Store {
     /// A store with the `default` app holding `default_keys` (which may be empty; see
     /// [`Store::ensure_default_key`]), a journal of `journal_capacity` entries, and an optional
-    /// scenario that seeds it now and again on every reset.
+    /// scenario that seeds it now and again on every reset. `strict` is the server's mode
+    /// (`--strict`), the default of every app.
     pub fn new(
         default_keys: &[String],
         journal_capacity: usize,
         scenario: Option<Scenario>,
+        strict: bool,
     ) -> Result<Self> {
         let store = Store(Arc::new(Inner {
             apps: RwLock::new(BTreeMap::new()),
@@ -104,6 +109,7 @@ impl Store {
             scenario,
             faults: Faults::default(),
             admin_token: RwLock::new(None),
+            strict,
         }));
         store.ensure_app(DEFAULT_APP);
         for k in default_keys {
@@ -134,7 +140,7 @@ impl Store {
     fn ensure_app(&self, name: &str) -> Arc<App> {
         let mut apps = write(&self.0.apps);
         apps.entry(name.to_owned())
-            .or_insert_with(|| Arc::new(App::new(name)))
+            .or_insert_with(|| Arc::new(App::new(name, self.0.strict)))
             .clone()
     }
 
@@ -274,8 +280,9 @@ impl Store {
         Ok(e.app.name.to_string())
     }
 
-    /// `POST /__admin/apps`: a fresh isolated app with a new key → (name, key).
-    pub fn create_app(&self, name: Option<&str>) -> Result<(String, String)> {
+    /// `POST /__admin/apps`: a fresh isolated app with a new key → (name, key). `strict`: its
+    /// mode (`None`: the server's).
+    pub fn create_app(&self, name: Option<&str>, strict: Option<bool>) -> Result<(String, String)> {
         let n = self.0.next_app.fetch_add(1, Ordering::Relaxed);
         let name = match name {
             Some(n) if n.trim().is_empty() => return Err(Error::bad("name", "must not be empty")),
@@ -297,7 +304,10 @@ impl Store {
                     format!("an app named `{name}` already exists"),
                 ));
             }
-            apps.insert(name.clone(), Arc::new(App::new(&name)));
+            apps.insert(
+                name.clone(),
+                Arc::new(App::new(&name, strict.unwrap_or(self.0.strict))),
+            );
         }
         let key = loop {
             let r = splitmix(&mut lock(&self.0.key_rng));
@@ -342,6 +352,10 @@ impl Store {
         let view = |app: &App| {
             let mut v = app.with(|d| d.state_json());
             v["trusted_domains"] = app.trusted_domains().into();
+            // Only strict apps carry the key, so the default mode's state stays what it was.
+            if app.strict() {
+                v["strict"] = true.into();
+            }
             // Keys sorted so the object stays deterministic after the insert above.
             sort_object(v)
         };

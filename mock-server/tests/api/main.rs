@@ -16,4 +16,5 @@ mod logs;
 mod openapi;
 mod persistence;
 mod security;
+mod strict;
 mod users;
