@@ -306,13 +306,6 @@ impl Forwarder {
         let Some(recovered) = self.shared.recovered.lock().unwrap().take() else {
             return 0;
         };
-        let now = Instant::now();
-        {
-            let mut dedup = self.shared.dedup.lock().unwrap();
-            for id in &recovered.ended_message_ids {
-                dedup.first_sighting(id, now);
-            }
-        }
         let mut replayed = 0;
         for (seq, bytes) in recovered.pending {
             let raw: Value = match serde_json::from_slice(&bytes) {
@@ -334,6 +327,16 @@ impl Forwarder {
                 .unwrap_or_else(|_| placeholder_permit());
             self.shared.submit(raw, Some(seq), slot, None);
             replayed += 1;
+        }
+        // Only now the ids of copies that had ended: a pending message whose client resend was
+        // caught as a duplicate (and acknowledged) before the crash must still be delivered,
+        // not be taken for a duplicate of that resend.
+        let now = Instant::now();
+        {
+            let mut dedup = self.shared.dedup.lock().unwrap();
+            for id in &recovered.ended_message_ids {
+                dedup.first_sighting(id, now);
+            }
         }
         if let Some(spool) = &self.shared.spool {
             spool.count_replayed(replayed as u64);

@@ -8,6 +8,7 @@
 
 mod after_apply;
 mod bad_input;
+mod crash;
 mod fuzz;
 mod load;
 mod permanent;
