@@ -28,7 +28,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
-RELEASE = os.path.join(ROOT, "target", "release")
+RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 MOCK_BIN = os.path.join(RELEASE, "usercom-mock")
 FWD_BIN = os.path.join(RELEASE, "usercom-forwarder")
 CONF_BIN = os.path.join(RELEASE, "usercom-conformance")
@@ -518,12 +518,15 @@ def settle(limit_s=30.0):
     return idle
 
 
-def e2e_run(a, bodies, n):
-    """One end-to-end run on a fresh simulator and forwarder; CPU time of each per event."""
+def e2e_run(a, bodies, n, spool_dir=None):
+    """One end-to-end run on a fresh simulator and forwarder; CPU time of each per event.
+    With `spool_dir`, `serve --spool spool_dir` (the default mode, fsync per group commit);
+    without, `serve --no-spool`."""
     mock, mport = start_mock()
     fport = free_port()
+    spool_args = ["--spool", spool_dir] if spool_dir else ["--no-spool"]
     fwd = spawn([FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
-                 "--usercom-url", f"http://127.0.0.1:{mport}", "--api-key", TOKEN],
+                 "--usercom-url", f"http://127.0.0.1:{mport}", "--api-key", TOKEN] + spool_args,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=dict(os.environ, RUST_LOG="warn"))
     if not wait_status(fport, "/health"):
@@ -552,10 +555,38 @@ def e2e_run(a, bodies, n):
         "rss_forwarder_kb": rss_kb(fwd.pid),
         "rss_mock_kb": rss_kb(mock.pid),
         "complete": bool(stats and stats["received"] >= n and stats["in_flight"] == 0),
+        "spool": bool(spool_dir),
     }
     stop(fwd)
     stop(mock)
     return e
+
+
+def bench_e2e(a, bodies, n, tmp):
+    """End to end with the spool (the default) and without (`--no-spool`), alternated run by
+    run in one sitting, so the pair sees the same machine; medians of each."""
+    runs, bare = [], []
+    for run in range(a.forwarder_runs):
+        for spool in (True, False):
+            settle()
+            label = "spool on (fsync)" if spool else "--no-spool"
+            log(f"forwarder: end to end, {n:,} events in batches of 100 via `serve`, {label} "
+                f"(run {run + 1} of {a.forwarder_runs})")
+            spool_dir = os.path.join(tmp, f"spool-{run}") if spool else None
+            e = e2e_run(a, bodies, n, spool_dir)
+            (runs if spool else bare).append(e)
+            sp = (e["stats"] or {}).get("spool") or {}
+            log(f"  {e['events_per_s']:.0f} events/s ({e['seconds']:.2f} s; accepted in {e['accepted_s']:.2f} s; "
+                f"CPU per event: forwarder {e['forwarder_cpu_us_per_event']:.1f} µs, simulator "
+                f"{e['mock_cpu_us_per_event']:.1f} µs; spool syncs {sp.get('syncs', '-')}), "
+                f"{e['ingress_429']} × 429")
+    median = lambda rs: sorted(rs, key=lambda e: e["events_per_s"])[len(rs) // 2]
+    r = {"e2e_runs": runs, "e2e": median(runs), "e2e_nospool_runs": bare, "e2e_nospool": median(bare)}
+    on, off = r["e2e"], r["e2e_nospool"]
+    log(f"forwarder: spool on {on['events_per_s']:.0f} events/s, {on['forwarder_cpu_us_per_event']:.1f} µs CPU/event; "
+        f"off {off['events_per_s']:.0f} events/s, {off['forwarder_cpu_us_per_event']:.1f} µs CPU/event; "
+        f"on/off {on['events_per_s'] / off['events_per_s']:.1%}")
+    return r
 
 
 def bench_forwarder(a, tmp):
@@ -574,17 +605,9 @@ def bench_forwarder(a, tmp):
     bodies = [json.dumps({"batch": e2e[i:i + 100]}, separators=(",", ":")).encode()
               for i in range(0, n, 100)]
     del e2e
-    runs = []
-    for run in range(a.forwarder_runs):
-        settle()
-        log(f"forwarder: end to end, {n:,} events in batches of 100 via `serve` (run {run + 1} of {a.forwarder_runs})")
-        runs.append(e2e_run(a, bodies, n))
-        e = runs[-1]
-        log(f"  {e['events_per_s']:.0f} events/s ({e['seconds']:.2f} s; accepted in {e['accepted_s']:.2f} s; "
-            f"CPU per event: forwarder {e['forwarder_cpu_us_per_event']:.1f} µs, simulator "
-            f"{e['mock_cpu_us_per_event']:.1f} µs), stats {e['stats']}")
-    r["e2e_runs"] = runs
-    r["e2e"] = sorted(runs, key=lambda e: e["events_per_s"])[len(runs) // 2]
+    r.update(bench_e2e(a, bodies, n, tmp))
+    if a.e2e_only:
+        return r
 
     # send over the NDJSON file.
     log(f"forwarder: `send` over {n:,}-event NDJSON")
@@ -817,6 +840,16 @@ def render(res, a):
             f"CPU per event: forwarder {e.get('forwarder_cpu_us_per_event', 0):.1f} µs, "
             f"simulator {e.get('mock_cpu_us_per_event', 0):.1f} µs)",
             "–", "–", "≥ 15,000 events/s", met(e["complete"] and e["events_per_s"] >= 15_000))
+        off = fw.get("e2e_nospool")
+        if off:
+            bare_runs = ", ".join(fmt_int(x["events_per_s"]) for x in fw.get("e2e_nospool_runs", [off]))
+            ratio = e["events_per_s"] / off["events_per_s"]
+            row(f"Forwarder end to end, `serve --no-spool` (same runs, alternated with the spool; median of {len(fw.get('e2e_nospool_runs', [off]))})",
+                f"{fmt_int(off['events_per_s'])} events/s (runs: {bare_runs} events/s; CPU per event: forwarder "
+                f"{off.get('forwarder_cpu_us_per_event', 0):.1f} µs, simulator {off.get('mock_cpu_us_per_event', 0):.1f} µs)",
+                "–", "–", "–", "–")
+            row("Spool cost: end-to-end events/s with the spool ÷ without",
+                f"{ratio:.1%}", "–", "–", "≥ 85%", met(ratio >= 0.85))
         s = fw["send"]
         row(f"Forwarder `send` over a {fmt_int(s['events'])}-event NDJSON file",
             f"{fmt_int(s['events_per_s'])} events/s ({s['seconds']:.2f} s; `{s['summary']}`)", "–", "–", "–", "–")
@@ -867,6 +900,8 @@ def main():
                     help="end-to-end runs; the median is reported (default 3)")
     ap.add_argument("--forwarder-cap", type=int, default=180, help="seconds cap per forwarder phase")
     ap.add_argument("--skip-wiremock", action="store_true")
+    ap.add_argument("--e2e-only", action="store_true",
+                    help="only the forwarder's end-to-end pair (spool on/off); prints its figures as JSON")
     ap.add_argument("--skip-forwarder", action="store_true")
     ap.add_argument("--skip-mapping", action="store_true", help="do not run cargo bench --bench mapping")
     ap.add_argument("--skip-gate", action="store_true")
@@ -885,12 +920,22 @@ def main():
     for b in (MOCK_BIN, FWD_BIN, CONF_BIN):
         if not os.path.exists(b):
             sys.exit(f"bench: {b} missing: build with `cargo build --release --workspace`")
-    if not shutil.which("wrk"):
+    if not a.e2e_only and not shutil.which("wrk"):
         sys.exit("bench: wrk missing (bench/run.sh installs it with apt-get)")
     os.makedirs(OUT, exist_ok=True)
     started = time.perf_counter()
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "args": vars(a)}
+    if a.e2e_only:
+        with tempfile.TemporaryDirectory(prefix="usercom-bench-") as tmp:
+            fw = bench_forwarder(a, tmp)
+        os.makedirs(OUT, exist_ok=True)
+        with open(os.path.join(OUT, "e2e.json"), "w") as f:
+            json.dump({**res, "forwarder": fw}, f, indent=2)
+        keys = ("events_per_s", "seconds", "forwarder_cpu_us_per_event", "mock_cpu_us_per_event", "ingress_429")
+        print(json.dumps({k: [{f: round(x[f], 2) if isinstance(x[f], float) else x[f] for f in keys}
+                              for x in fw[k]] for k in ("e2e_runs", "e2e_nospool_runs")}, indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="usercom-bench-") as tmp:
         res["sim"] = bench_simulator(a, tmp)
         if not a.skip_wiremock:

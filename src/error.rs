@@ -100,6 +100,17 @@ pub enum Error {
         /// The queue's capacity, in messages.
         capacity: usize,
     },
+    /// Ingress: the spool is at its size bound (`--spool-max`): nothing more can be made durable
+    /// until delivery catches up.
+    #[error("the spool is full ({max_bytes} bytes, --spool-max): retry later")]
+    SpoolFull {
+        /// The bound, in bytes.
+        max_bytes: u64,
+    },
+    /// Ingress: the batch could not be written to the spool (disk full, unwritable directory):
+    /// it was not accepted, so the client keeps it and retries.
+    #[error("{0}: retry later")]
+    SpoolUnavailable(String),
     /// Ingress: the server is draining and accepts nothing new.
     #[error("the forwarder is shutting down and accepts no new messages")]
     Closing,
@@ -189,6 +200,8 @@ impl IntoResponse for Error {
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
             Error::Closing => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            Error::SpoolFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "spool_full"),
+            Error::SpoolUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "spool_unavailable"),
             _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         let body = serde_json::json!({ "code": code, "message": self.to_string() });

@@ -4,9 +4,10 @@
 //! `/v1/track`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`; `GET /health`, `GET /stats`.
 //!
 //! The answer is `200 {"success": true}` once the whole request is accepted into the delivery
-//! queue, not once delivered: Segment clients expect a quick answer and would otherwise time out
-//! and resend. Malformed input gets `400 {"code", "message"}`; a full queue gets `429` with
-//! `Retry-After` (the client keeps the batch and retries, so nothing is lost); nothing answers 500.
+//! queue (and, with a spool, written and synced to it: docs/SPOOL.md), not once delivered:
+//! Segment clients expect a quick answer and would otherwise time out and resend. Malformed input gets `400 {"code", "message"}`; a full queue gets `429` with
+//! `Retry-After` (the client keeps the batch and retries, so nothing is lost); a spool that cannot
+//! take the batch (full, disk full, unwritable) gets `503` with `Retry-After`; nothing answers 500.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -114,7 +115,11 @@ async fn not_found() -> Response {
 }
 
 async fn stats(State(state): State<AppState>) -> Json<Value> {
-    Json(json!(state.forwarder.stats()))
+    let mut stats = json!(state.forwarder.stats());
+    if let Some(spool) = state.forwarder.spool_stats() {
+        stats["spool"] = json!(spool);
+    }
+    Json(stats)
 }
 
 async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -133,6 +138,11 @@ async fn single(
 fn respond(result: Result<()>) -> Response {
     match result {
         Ok(()) => Json(json!({ "success": true })).into_response(),
+        Err(e @ (Error::SpoolFull { .. } | Error::SpoolUnavailable(_))) => {
+            // Not the client's fault and not routine: say why at warn level.
+            tracing::warn!(error = %e, "ingress request refused (503): the batch could not be spooled");
+            e.into_response()
+        }
         Err(e) => {
             tracing::info!(error = %e, "ingress request refused");
             e.into_response()
@@ -308,7 +318,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, body: &Map<String, Value>) -
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("Basic "))
+        .and_then(|v| basic_credentials(v.trim()))
         .and_then(|b64| {
             base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
@@ -332,9 +342,21 @@ fn authorize(state: &AppState, headers: &HeaderMap, body: &Map<String, Value>) -
     Err(Error::Unauthorized(why.to_string()))
 }
 
-/// Comparison whose time does not depend on where the first difference is.
+/// The credentials of a `Basic` authorization value; the scheme name is case-insensitive
+/// (RFC 9110 §11.1), so `basic` and `BASIC` work too.
+fn basic_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| rest.trim_start())
+}
+
+/// Comparison whose time does not depend on where the first difference is (`subtle`'s
+/// constant-time equality; a length difference returns at once, and the length of a write key
+/// is no secret).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    bool::from(a.ct_eq(b))
 }
 
 /// Starts the ingress on a socket.
@@ -361,6 +383,8 @@ impl Ingress {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
+        // What the spool held from an earlier run goes into the lanes before anything new.
+        forwarder.replay();
         let app = router(forwarder.clone(), &settings);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -443,5 +467,14 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn the_basic_scheme_is_case_insensitive() {
+        for value in ["Basic a2V5Og==", "basic a2V5Og==", "BASIC  a2V5Og=="] {
+            assert_eq!(basic_credentials(value), Some("a2V5Og=="), "{value}");
+        }
+        assert_eq!(basic_credentials("Bearer a2V5Og=="), None);
+        assert_eq!(basic_credentials("Basic"), None);
     }
 }

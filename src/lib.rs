@@ -14,6 +14,7 @@ pub mod error;
 pub mod ingress;
 pub mod mapping;
 pub mod segment;
+pub mod spool;
 pub mod usercom;
 
 pub use delivery::{Config, Forwarder, Outcome, Stats, Summary};

@@ -11,6 +11,8 @@ use crate::ingress::{Ingress, Settings};
 use crate::usercom::Origin;
 
 pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    // Before the banner: Ctrl-C right after it still drains.
+    let stop = shutdown_signal();
     let mut builder = usercom_mock::MockServer::builder().listen(args.mock_listen);
     if let Some(key) = args.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
         builder = builder.api_key(key.trim());
@@ -21,7 +23,11 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot start the simulator on {}: {e}", args.mock_listen))?;
     let origin = Origin::from_url(&mock.url())?;
     let write_key = args.write_key.filter(|k| !k.is_empty());
-    let config = config(&origin, mock.api_key().to_string(), &args.delivery);
+    let config = crate::delivery::Config {
+        // Off unless asked: `dev` is for trying things out (its simulator forgets on exit).
+        spool: args.spool.spool.clone().map(|dir| args.spool.config(dir)),
+        ..config(&origin, mock.api_key().to_string(), &args.delivery)
+    };
     let settings = Settings {
         write_key: write_key.clone(),
         ..Settings::default()
@@ -37,7 +43,7 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         )
     );
     std::io::stdout().flush().ok();
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("stopping: draining the delivery queue");
     let summary = ingress.shutdown().await;
     mock.shutdown().await;

@@ -160,6 +160,105 @@ pub struct ServeArgs {
     /// On Ctrl-C/SIGTERM, how long to keep delivering before dead-lettering the rest.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    #[command(flatten)]
+    pub spool: SpoolArgs,
+
+    /// Don't use a spool: a batch is answered 200 once it is in the in-memory queue, and a
+    /// crash (kill -9, out of memory, power cut) loses what was accepted and not yet delivered.
+    #[arg(long, conflicts_with = "spool")]
+    pub no_spool: bool,
+}
+
+/// The durable spool (docs/SPOOL.md).
+#[derive(Debug, Clone, Args)]
+pub struct SpoolArgs {
+    /// Spool directory: each batch is written (and fsynced) there before the 200, and a
+    /// restart replays what had not been delivered. `serve` uses one by default:
+    /// $STATE_DIRECTORY/spool-PORT (systemd), else $XDG_STATE_HOME/usercom-forwarder/spool-PORT,
+    /// else ~/.local/state/usercom-forwarder/spool-PORT; with --listen port 0, a directory
+    /// under the temp dir removed on a clean stop. `dev` uses a spool only when given this.
+    /// One process per directory (it is locked).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
+    /// Largest size of the spool on disk (e.g. 512MiB, 2GiB); beyond it clients get 503 +
+    /// Retry-After until delivery catches up. Its live content is bounded by the queue
+    /// (--queue-capacity messages); the rest is history awaiting deletion.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub spool_max: u64,
+
+    /// When a spooled batch counts as durable: `fsync` (fdatasync before the 200: survives a
+    /// power cut) or `write` (in the page cache: survives a crash or kill of the process, not
+    /// of the host). Also applies to the dead-letter file.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = SpoolSync::Fsync)]
+    pub spool_sync: SpoolSync,
+}
+
+/// `--spool-sync` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpoolSync {
+    /// fdatasync before the 200.
+    Fsync,
+    /// write(2) before the 200, no fsync.
+    Write,
+}
+
+impl SpoolArgs {
+    /// The spool configuration for `dir`.
+    pub fn config(&self, dir: PathBuf) -> crate::spool::SpoolConfig {
+        crate::spool::SpoolConfig {
+            max_bytes: self.spool_max,
+            sync: match self.spool_sync {
+                SpoolSync::Fsync => crate::spool::SyncPolicy::Fsync,
+                SpoolSync::Write => crate::spool::SyncPolicy::Write,
+            },
+            ..crate::spool::SpoolConfig::new(dir)
+        }
+    }
+}
+
+/// `serve`'s default spool directory for a listen port (see `--spool`); `None` for port 0,
+/// whose default is a per-process temporary directory.
+pub fn default_spool_dir(port: u16) -> Option<PathBuf> {
+    if port == 0 {
+        return None;
+    }
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let state = env_dir("STATE_DIRECTORY")
+        .or_else(|| env_dir("XDG_STATE_HOME").map(|d| d.join("usercom-forwarder")))
+        .or_else(|| env_dir("HOME").map(|d| d.join(".local/state/usercom-forwarder")))
+        .unwrap_or_else(|| PathBuf::from(".usercom-forwarder"));
+    Some(state.join(format!("spool-{port}")))
+}
+
+/// Parses sizes: `1048576`, `64KiB`, `512MiB`, `2GiB`, `1GB` (powers of 1000 for KB/MB/GB).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size; use e.g. 512MiB, 2GiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown size unit {other:?}; use KiB, MiB or GiB")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// `dev` options.
@@ -194,6 +293,9 @@ pub struct DevArgs {
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+
+    #[command(flatten)]
+    pub spool: SpoolArgs,
 }
 
 /// `send` options.
@@ -334,6 +436,23 @@ mod tests {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("five").is_err());
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn the_default_spool_is_per_port() {
+        assert_eq!(default_spool_dir(0), None);
+        let dir = default_spool_dir(4000).unwrap();
+        assert!(dir.ends_with("spool-4000"), "{}", dir.display());
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct Config {
     pub dedup_capacity: usize,
     /// How long a `messageId` is remembered. Default 24 h (Segment's own guarantee).
     pub dedup_window: Duration,
+    /// The durable spool (`serve`): accepted messages are on disk before the ingress answers
+    /// 200, and a restart replays those that had not ended. `None` (the default, and `send`,
+    /// whose input file is already durable): in memory only. See docs/SPOOL.md.
+    pub spool: Option<crate::spool::SpoolConfig>,
 }
 
 impl Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             queue_capacity: 10_000,
             dedup_capacity: 100_000,
             dedup_window: Duration::from_secs(24 * 3600),
+            spool: None,
         }
     }
 }
@@ -81,6 +86,7 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("dead_letter", &self.dead_letter)
             .field("queue_capacity", &self.queue_capacity)
+            .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
 }

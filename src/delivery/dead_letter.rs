@@ -15,10 +15,13 @@ pub(crate) struct DeadLetters {
     path: Option<PathBuf>,
     /// A std Mutex around a blocking append: one short write per dead letter, rare by nature.
     file: Option<Mutex<std::fs::File>>,
+    /// `fdatasync` after each line (the spool's policy: a dead-lettered message leaves the
+    /// spool once its line is written, so the line must be as durable as the record was).
+    sync: bool,
 }
 
 impl DeadLetters {
-    pub(crate) fn open(path: Option<PathBuf>) -> Result<DeadLetters> {
+    pub(crate) fn open(path: Option<PathBuf>, sync: bool) -> Result<DeadLetters> {
         let file = match &path {
             Some(path) => Some(Mutex::new(
                 std::fs::OpenOptions::new()
@@ -29,7 +32,7 @@ impl DeadLetters {
             )),
             None => None,
         };
-        Ok(DeadLetters { path, file })
+        Ok(DeadLetters { path, file, sync })
     }
 
     pub(crate) fn write(
@@ -51,9 +54,14 @@ impl DeadLetters {
             tracing::error!(dead_letter = %line, "dead letter (no --dead-letter file configured)");
             return;
         };
+        // The whole line in one buffer and one `write_all` (an unbuffered `writeln!` on a File
+        // is a write per token: a crash between them left a partial line).
+        let mut bytes = line.to_string().into_bytes();
+        bytes.push(b'\n');
         let written = {
             let mut file = file.lock().unwrap();
-            writeln!(file, "{line}").and_then(|()| file.flush())
+            file.write_all(&bytes)
+                .and_then(|()| if self.sync { file.sync_data() } else { Ok(()) })
         };
         if let Err(e) = written {
             // Still not lost: the whole line goes to the log.

@@ -22,6 +22,12 @@
 //! non-empty lane applies its messages one after the other, and at most [`Config::concurrency`]
 //! lanes run at once.
 //!
+//! With a spool ([`Config::spool`], `serve`'s default), a batch is appended to the spool and
+//! made durable after it gets its slots and before it is accepted; its records are acknowledged
+//! as each message ends (after the dead-letter line is written, for a dead letter). On start,
+//! [`Forwarder::replay`] submits what the spool still holds, in acceptance order, before the
+//! ingress takes anything new.
+//!
 //! Why lanes: User.com applies requests in arrival order, and a user's identify, then page, then
 //! track must land in that order (the page needs the user the identify created; a later identify
 //! must overwrite an earlier one, not the reverse). Different users do not interact, so they can
@@ -49,6 +55,7 @@ pub use outcome::{Outcome, Stats, Summary};
 use crate::error::{Error, Result};
 use crate::mapping::{self, Decision, Plan};
 use crate::segment;
+use crate::spool::{Recovered, Spool, SpoolStats};
 use crate::usercom::{Applier, Client, Origin};
 use dead_letter::DeadLetters;
 use dedup::Dedup;
@@ -84,11 +91,17 @@ struct Shared {
     idle: Notify,
     closing: AtomicBool,
     cancel: watch::Sender<bool>,
+    /// The durable spool, when configured.
+    spool: Option<Arc<Spool>>,
+    /// What the spool held at open, until [`Forwarder::replay`] submits it.
+    recovered: Mutex<Option<Recovered>>,
 }
 
 struct Job {
     raw: Value,
     message_id: Option<String>,
+    /// The message's spool record, acknowledged when it ends.
+    seq: Option<u64>,
     done: Option<mpsc::UnboundedSender<Outcome>>,
     _slot: OwnedSemaphorePermit,
 }
@@ -103,7 +116,27 @@ impl Forwarder {
             config.request_timeout,
             config.concurrency.max(1),
         )?;
-        let dead_letters = DeadLetters::open(config.dead_letter.clone())?;
+        let sync = config
+            .spool
+            .as_ref()
+            .is_some_and(|s| s.sync == crate::spool::SyncPolicy::Fsync);
+        let dead_letters = DeadLetters::open(config.dead_letter.clone(), sync)?;
+        let (spool, recovered) = match &config.spool {
+            Some(spool_config) => {
+                let (spool, recovered) = Spool::open(spool_config)?;
+                for (path, offset, bytes, why) in &recovered.torn {
+                    tracing::warn!(segment = %path.display(), offset, bytes, reason = why, "spool: torn tail skipped");
+                }
+                tracing::info!(
+                    dir = %spool_config.dir.display(),
+                    pending = recovered.pending.len(),
+                    read_ms = recovered.took.as_secs_f64() * 1e3,
+                    "spool opened"
+                );
+                (Some(Arc::new(spool)), Some(recovered))
+            }
+            None => (None, None),
+        };
         let concurrency = config.concurrency.max(1);
         let capacity = config.queue_capacity.max(1);
         let (cancel, _) = watch::channel(false);
@@ -119,6 +152,8 @@ impl Forwarder {
                 idle: Notify::new(),
                 closing: AtomicBool::new(false),
                 cancel,
+                spool,
+                recovered: Mutex::new(recovered),
                 config,
             }),
         })
@@ -148,7 +183,7 @@ impl Forwarder {
             let Ok(slot) = self.shared.capacity.clone().acquire_owned().await else {
                 break;
             };
-            self.shared.submit(raw, slot, Some(tx.clone()));
+            self.shared.submit(raw, None, slot, Some(tx.clone()));
             // Count outcomes as they come so progress moves while we are still submitting.
             while let Ok(outcome) = rx.try_recv() {
                 summary.record(outcome);
@@ -167,9 +202,16 @@ impl Forwarder {
     ///
     /// Why all-or-nothing: a Segment client retries the whole batch on 429, so accepting half of
     /// it would deliver that half twice (only messages with a `messageId` would be caught).
+    ///
+    /// Without a spool only: with one, use [`Forwarder::accept_within`] (the append is awaited).
     pub fn try_accept(&self, messages: Vec<Value>) -> Result<()> {
         if self.shared.closing.load(Ordering::SeqCst) {
             return Err(Error::Closing);
+        }
+        if self.shared.spool.is_some() {
+            return Err(Error::SpoolUnavailable(
+                "try_accept cannot wait for the spool: use accept_within".into(),
+            ));
         }
         if messages.is_empty() {
             return Ok(());
@@ -181,15 +223,19 @@ impl Forwarder {
             .clone()
             .try_acquire_many_owned(count)
             .map_err(|_| self.queue_full())?;
-        self.submit_batch(messages, slots);
+        self.submit_batch(messages, slots, None);
         Ok(())
     }
 
     /// As [`Forwarder::try_accept`], but when the queue is full waits up to `wait` for room
     /// (all of the batch, or nothing) before answering [`Error::QueueFull`]. Waiting requests
     /// are served first come, first served.
+    ///
+    /// With a spool, the batch is then appended to it and made durable before this returns
+    /// `Ok`; when it cannot be ([`Error::SpoolFull`], [`Error::SpoolUnavailable`]) nothing of
+    /// it is accepted.
     pub async fn accept_within(&self, messages: Vec<Value>, wait: Duration) -> Result<()> {
-        if wait.is_zero() {
+        if wait.is_zero() && self.shared.spool.is_none() {
             return self.try_accept(messages);
         }
         if self.shared.closing.load(Ordering::SeqCst) {
@@ -213,7 +259,12 @@ impl Forwarder {
         if self.shared.closing.load(Ordering::SeqCst) {
             return Err(Error::Closing);
         }
-        self.submit_batch(messages, slots);
+        let first_seq = match &self.shared.spool {
+            // On error the slots go back with `slots` dropped: nothing was accepted.
+            Some(spool) => Some(spool.append(&messages).await?),
+            None => None,
+        };
+        self.submit_batch(messages, slots, first_seq);
         Ok(())
     }
 
@@ -223,8 +274,14 @@ impl Forwarder {
         }
     }
 
-    /// Submits each message with one permit of `slots` (which holds one per message).
-    fn submit_batch(&self, messages: Vec<Value>, mut slots: OwnedSemaphorePermit) {
+    /// Submits each message with one permit of `slots` (which holds one per message); with a
+    /// spool, message `i` is its record `first_seq + i`.
+    fn submit_batch(
+        &self,
+        messages: Vec<Value>,
+        mut slots: OwnedSemaphorePermit,
+        first_seq: Option<u64>,
+    ) {
         let last = messages.len() - 1;
         for (i, raw) in messages.into_iter().enumerate() {
             let slot = if i == last {
@@ -235,8 +292,67 @@ impl Forwarder {
                     None => placeholder_permit(),
                 }
             };
-            self.shared.submit(raw, slot, None);
+            let seq = first_seq.map(|first| first + i as u64);
+            self.shared.submit(raw, seq, slot, None);
         }
+    }
+
+    /// Submits what the spool held when it was opened (messages accepted by an earlier run
+    /// that never ended), in acceptance order, and returns how many. Call once, before the
+    /// ingress accepts anything (so each user's replayed messages go before new ones). They
+    /// take queue slots while there are free ones; beyond that they are submitted anyway (the
+    /// spool bounded them), and new batches wait for room.
+    pub fn replay(&self) -> usize {
+        let Some(recovered) = self.shared.recovered.lock().unwrap().take() else {
+            return 0;
+        };
+        let mut replayed = 0;
+        for (seq, bytes) in recovered.pending {
+            let raw: Value = match serde_json::from_slice(&bytes) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    // Checked by its CRC, so this is a message we wrote: never expected.
+                    tracing::error!(error = %e, seq, "spool: a record is not JSON; acknowledged and skipped");
+                    if let Some(spool) = &self.shared.spool {
+                        spool.ack(seq);
+                    }
+                    continue;
+                }
+            };
+            let slot = self
+                .shared
+                .capacity
+                .clone()
+                .try_acquire_owned()
+                .unwrap_or_else(|_| placeholder_permit());
+            self.shared.submit(raw, Some(seq), slot, None);
+            replayed += 1;
+        }
+        // Only now the ids of copies that had ended: a pending message whose client resend was
+        // caught as a duplicate (and acknowledged) before the crash must still be delivered,
+        // not be taken for a duplicate of that resend.
+        let now = Instant::now();
+        {
+            let mut dedup = self.shared.dedup.lock().unwrap();
+            for id in &recovered.ended_message_ids {
+                dedup.first_sighting(id, now);
+            }
+        }
+        if let Some(spool) = &self.shared.spool {
+            spool.count_replayed(replayed as u64);
+        }
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                "spool: replaying messages accepted before the last stop"
+            );
+        }
+        replayed
+    }
+
+    /// The spool's counters, when there is a spool.
+    pub fn spool_stats(&self) -> Option<SpoolStats> {
+        self.shared.spool.as_ref().map(|s| s.stats())
     }
 
     /// Records an input that could not even be parsed (a bad NDJSON line): dead-lettered with
@@ -283,7 +399,16 @@ impl Forwarder {
             self.shared.cancel.send_replace(true);
             self.wait_idle().await;
         }
+        self.close_spool().await;
         self.summary()
+    }
+
+    /// Writes the spool's last acks and closes it (deleting its files when nothing is
+    /// pending). Called by [`Forwarder::drain`]; the spool takes no appends afterwards.
+    pub async fn close_spool(&self) {
+        if let Some(spool) = self.shared.spool.clone() {
+            let _ = tokio::task::spawn_blocking(move || spool.close()).await;
+        }
     }
 
     /// Waits until no message is in flight.
@@ -316,6 +441,7 @@ impl Shared {
     fn submit(
         self: &Arc<Self>,
         raw: Value,
+        seq: Option<u64>,
         slot: OwnedSemaphorePermit,
         done: Option<mpsc::UnboundedSender<Outcome>>,
     ) {
@@ -325,6 +451,7 @@ impl Shared {
         let job = Job {
             raw,
             message_id: None,
+            seq,
             done,
             _slot: slot,
         };
@@ -442,6 +569,10 @@ impl Shared {
     }
 
     fn finish(&self, job: Job, outcome: Outcome) {
+        // The message ended (a dead letter is on file by now): its spool record may go.
+        if let (Some(spool), Some(seq)) = (&self.spool, job.seq) {
+            spool.ack(seq);
+        }
         self.counters.ended(outcome);
         if let Some(done) = &job.done {
             // The receiver may be gone (caller stopped listening): the count above stands.

@@ -71,6 +71,15 @@ impl Client {
             // A redirect would drop Authorization (User.com 301s unslashed paths): fail loudly.
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(pool_size.max(1))
+            // HTTP/1.1 only, never h2 (ALPN offers only http/1.1). With h2, every lane would be
+            // multiplexed onto one connection, so `--concurrency N` would no longer mean N
+            // connections: one TCP window and one server-side worker for all lanes, one
+            // connection reset failing every in-flight request at once (a burst of ambiguous
+            // failures), and head-of-line blocking on loss. The requests are small and the
+            // pool keeps N warm connections, so h2's gains (fewer handshakes, header
+            // compression) are small here. (The workspace's reqwest still builds its `http2`
+            // feature for other crates; this client never uses it.)
+            .http1_only()
             // Small request bodies: send them at once rather than waiting for Nagle's algorithm.
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10));

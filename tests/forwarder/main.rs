@@ -5,6 +5,7 @@
 //! - `ingress`: the Segment HTTP Tracking API (auth, gzip, limits, malformed input, stats, drain).
 //! - `cli`: the built binary (`send`, `plan`, start-up errors, `--help`).
 //! - `plan`: what `plan` prints equals what `send` sends, for every fixture.
+//! - `spool`: `serve`'s durable spool (kill -9 and a restart, a full disk).
 //! - `e2e`: against the `usercom-mock` simulator, in process.
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
 //! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
@@ -18,4 +19,5 @@ mod ingress;
 mod plan;
 mod requests;
 mod retry;
+mod spool;
 mod support;

@@ -8,6 +8,7 @@
 
 mod after_apply;
 mod bad_input;
+mod crash;
 mod fidelity;
 mod fuzz;
 mod load;
