@@ -6,6 +6,11 @@
 //! `page_views` / `last_seen` counters, event definitions, revoked keys and trusted domains. An
 //! admin plane under `/__admin/` resets, inspects, journals and moves the clock.
 //!
+//! Strict mode ([`MockServerBuilder::strict`], `--strict`, or per app with `POST /__admin/apps`
+//! `{"strict": true}`) follows User.com's REST v2 pages instead: undefined attributes are not
+//! stored, wrong-typed values for defined attributes are a 400, `Accept: */*; version=2` is
+//! required (crate README, "Strict mode").
+//!
 //! It is **not** User.com: where the real API is undocumented the simulator makes a documented
 //! guess (see the crate README, "Guesses"). It never answers 500 on bad input.
 //!

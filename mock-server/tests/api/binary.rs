@@ -58,6 +58,7 @@ fn binary_prints_the_default_key_and_help_explains_every_flag() {
         "--state-file",
         "--log-format",
         "--threads",
+        "--strict",
         "RUST_LOG",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
@@ -135,4 +136,46 @@ async fn threads_flag_sets_the_serving_threads() {
         let status = crate::support::stop_binary(child, "TERM").await;
         assert!(status.success(), "{flag:?}: {status:?}");
     }
+}
+
+#[tokio::test]
+async fn binary_strict_flag_makes_every_app_strict() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "bin-strict",
+            "--strict",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary runs");
+    let url = crate::support::listening_url(&mut child);
+    let http = reqwest::Client::new();
+    let state: serde_json::Value = http
+        .get(format!("{url}/__admin/state?app=default"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["strict"], true);
+    let send = |accept: &'static str| {
+        http.post(format!("{url}/api/public/users/"))
+            .header("Authorization", "Token bin-strict")
+            .header("Accept", accept)
+            .json(&serde_json::json!({"custom_id": "s", "plan": "pro"}))
+            .send()
+    };
+    assert_eq!(send("application/json").await.unwrap().status(), 400);
+    let r = send("*/*; version=2").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let user: serde_json::Value = r.json().await.unwrap();
+    assert!(user.get("plan").is_none(), "undefined attribute not stored");
+    drop(http);
+    let status = crate::support::stop_binary(child, "TERM").await;
+    assert!(status.success(), "{status:?}");
 }
