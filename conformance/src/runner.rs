@@ -182,7 +182,11 @@ pub async fn run_case(
         id: case.id.clone(),
         sentence: case.sentence.to_string(),
         failures: Vec::new(),
-        notes: Vec::new(),
+        notes: case
+            .rule
+            .map(|r| format!("rule: {r}"))
+            .into_iter()
+            .collect(),
         duration: Duration::ZERO,
     };
     let app = match shared {

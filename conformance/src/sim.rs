@@ -234,6 +234,18 @@ impl Sim {
             .await
     }
 
+    /// The site views of the user `custom_id` of app `app` (key `key`), oldest first: the REST
+    /// API has no read of site views, so they come from the state dump (admin plane), filtered by
+    /// the user's internal id. Empty when the user does not exist.
+    pub async fn site_views(&self, app: &str, key: &str, custom_id: &str) -> Result<Vec<Value>> {
+        let Some(user) = self.user(key, custom_id).await? else {
+            return Ok(Vec::new());
+        };
+        let id = user.get("id").cloned().unwrap_or(Value::Null);
+        let state = self.state(app).await?;
+        Ok(crate::checks::site_views::views_of(&state, &id))
+    }
+
     /// `GET /api/public/companies-by-id/{custom_id}/`; `None` on 404.
     pub async fn company(&self, key: &str, custom_id: &str) -> Result<Option<Value>> {
         self.get_optional(

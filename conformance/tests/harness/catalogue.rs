@@ -8,15 +8,82 @@ use usercom_conformance::runner::{
     run_external, run_in_process, selected_cases, ExternalOptions, RunOptions,
 };
 
+use usercom_conformance::Report;
+
 use crate::support::{free_addr, runtime, start_wrong_forwarder};
+
+/// Cases written for forwarder rules that are being implemented on another branch (design.md,
+/// "The forwarder"): they may fail until it merges. Every other case must pass; a listed case
+/// that passes is reported so the list can shrink, never a failure.
+pub const AWAITING_FORWARDER: &[&str] = &[
+    // The forwarder defines a missing attribute itself (today the simulator auto-creates it).
+    "custom_trait_new_defined_by_the_forwarder",
+    // A page with no URL anywhere is skipped (today it still records a site view).
+    "page_without_url_skipped",
+    // Numeric timestamps (seconds, or milliseconds above 1e11) are accepted.
+    "track_time_numeric_seconds_and_milliseconds",
+    // receivedAt − (sentAt − originalTimestamp) when there is no timestamp.
+    "track_time_skew_corrected_without_timestamp",
+    // A trait named like a typed User.com field never sinks the call.
+    "identify_typed_name_trait_status_invalid_kept",
+    "identify_typed_name_trait_tags_invalid_kept",
+    "identify_typed_name_trait_score_invalid_kept",
+    "identify_typed_name_trait_unsubscribed_invalid_kept",
+    "identify_typed_name_trait_notifications_invalid_kept",
+    "identify_typed_name_trait_assigned_to_invalid_kept",
+    "identify_typed_name_trait_company_custom_id_invalid_kept",
+    "identify_typed_name_traits_valid_converted",
+    "group_typed_name_trait_tags_invalid_kept",
+    // An invalid e-mail is dropped, the rest applied.
+    "identify_invalid_email_dropped_rest_applied",
+    // camelCase and snake_case of one name land in one attribute.
+    "identify_camel_and_snake_keys_land_in_one_attribute",
+    "identify_read_only_created_at_kept_as_segment_created_at",
+    // traits.company on identify makes the user a member.
+    "identify_company_trait_makes_member",
+    // integrations opt-outs are skipped.
+    "integrations_opt_out_skipped",
+];
+
+/// Every case passes except those [`AWAITING_FORWARDER`]; prints which of those pass already.
+pub fn assert_passes_but_awaiting(report: &Report) {
+    assert_eq!(report.cases.len(), selected_cases(None).len());
+    let unexpected: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed() && !AWAITING_FORWARDER.contains(&c.id.as_str()))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "failing cases: {unexpected:?}\n{}",
+        report.table()
+    );
+    let now_passing: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| c.passed() && AWAITING_FORWARDER.contains(&c.id.as_str()))
+        .map(|c| c.id.as_str())
+        .collect();
+    if !now_passing.is_empty() {
+        eprintln!(
+            "awaited cases that pass now (remove them from AWAITING_FORWARDER): {now_passing:?}"
+        );
+    }
+    for id in AWAITING_FORWARDER {
+        assert!(
+            report.case(id).is_some(),
+            "AWAITING_FORWARDER names {id}, which is not in the catalogue"
+        );
+    }
+}
 
 #[test]
 fn whole_catalogue_passes_in_process() {
     let report = runtime()
         .block_on(run_in_process(&RunOptions::default()))
         .expect("the harness runs");
-    assert_eq!(report.cases.len(), selected_cases(None).len());
-    assert!(report.all_passed(), "{}", report.table());
+    assert_passes_but_awaiting(&report);
 }
 
 #[test]
@@ -43,8 +110,7 @@ fn whole_catalogue_passes_against_our_ingress_in_external_mode() {
             .await
             .expect("the harness runs");
         ingress.shutdown().await;
-        assert_eq!(report.cases.len(), selected_cases(None).len());
-        assert!(report.all_passed(), "{}", report.table());
+        assert_passes_but_awaiting(&report);
     });
 }
 
