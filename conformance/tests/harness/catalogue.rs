@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use usercom_conformance::runner::{
-    run_external, run_in_process, selected_cases, ExternalOptions, RunOptions,
+    run_external, run_in_process, run_in_process_with, selected_cases, ExternalOptions, RunOptions,
 };
+use usercom_conformance::target::InProcess;
 
 use usercom_conformance::Report;
 
@@ -83,6 +84,22 @@ fn whole_catalogue_passes_in_process() {
     let report = runtime()
         .block_on(run_in_process(&RunOptions::default()))
         .expect("the harness runs");
+    assert_passes_but_awaiting(&report);
+}
+
+#[test]
+fn whole_catalogue_passes_in_process_through_our_ingress() {
+    // Each delivery through a fresh ingress of our forwarder (an app per case, concurrently),
+    // refusing at once when full: the accept path (`try_accept`) is under test, so an ingress
+    // that answers 200 and queues nothing fails every case.
+    let in_process = InProcess {
+        via_ingress: true,
+        ..InProcess::new()
+    };
+    let report = runtime()
+        .block_on(run_in_process_with(&RunOptions::default(), in_process))
+        .expect("the harness runs");
+    assert!(report.target.contains("ingress"), "{}", report.target);
     assert_passes_but_awaiting(&report);
 }
 
@@ -194,4 +211,51 @@ fn a_forwarder_url_pointing_at_nothing_fails_every_case() {
             );
         }
     });
+}
+
+#[test]
+fn each_plausible_wrong_forwarder_fails_the_cases_aimed_at_its_mistake() {
+    let rt = runtime();
+    let mut survivors = Vec::new();
+    for (mistake, cases) in crate::wrong::table() {
+        let report = rt.block_on(async {
+            let mock_addr = free_addr();
+            let key = "ext-key-mistake";
+            let (url, guard) =
+                crate::wrong::start(mistake, format!("http://{mock_addr}"), key).await;
+            let ext = ExternalOptions {
+                forwarder_url: url,
+                mock_listen: mock_addr,
+                api_key: key.into(),
+                write_key: None,
+            };
+            let opts = RunOptions {
+                filter: Some(cases.join(",")),
+                timeout: Duration::from_secs(3),
+                ..RunOptions::default()
+            };
+            let report = run_external(&ext, &opts).await.expect("the harness runs");
+            guard.stop().await;
+            report
+        });
+        // The report a user would read: every aimed case failing, with expected vs found.
+        eprintln!("--- {mistake:?}\n{}", report.table());
+        for id in cases {
+            match report.case(id) {
+                Some(c) if !c.passed() => {
+                    assert!(
+                        c.failures.iter().all(|f| !f.expected.is_empty()),
+                        "{mistake:?}: {id}: {:?}",
+                        c.failures
+                    );
+                }
+                Some(_) => survivors.push(format!("{mistake:?} passes {id}")),
+                None => survivors.push(format!("{mistake:?}: no case {id}")),
+            }
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "wrong forwarders that pass: {survivors:#?}"
+    );
 }
