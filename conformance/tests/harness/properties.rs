@@ -97,35 +97,108 @@ fn value_type() -> impl Strategy<Value = ValueType> {
         Just(ValueType::Date),
         Just(ValueType::Datetime),
         Just(ValueType::String),
-        Just(ValueType::Fixed(vec!["gold".into(), "silver".into()])),
+        Just(ValueType::Fixed(vec![
+            "gold".into(),
+            "silver".into(),
+            "1".into(),
+            "true".into()
+        ])),
         Just(ValueType::Json),
     ]
 }
 
-/// Trait values of every JSON type, biased towards the interesting conversions.
+/// Trait values of every JSON type, made to hit the edges of the conversion table
+/// (`docs/CONVERSIONS.md`) on purpose: numeric strings with exponents, decimals, signs and
+/// whitespace, non-ASCII digits, huge and out-of-range numbers, `1.0`/`0`, dates and datetimes
+/// in every accepted (and some refused) format, fractional unix seconds, nulls, nested objects.
 fn trait_value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        (-1000i64..100_000).prop_map(Value::from),
-        prop::sample::select(vec![0.5f64, 1.5, -2.25, 10.75]).prop_map(Value::from),
-        prop::sample::select(vec![
-            "123",
-            " 42 ",
-            "abc",
-            "true",
-            "FALSE",
-            "1",
-            "0",
-            "2024-05-01",
-            "2024-05-01T10:00:00Z",
-            "gold",
-            "bronze",
-            "żółć",
-        ])
-        .prop_map(Value::from),
-        Just(json!({"a": 1, "b": [true, null]})),
-        Just(json!([1, "x"])),
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::from),
+        2 => prop::sample::select(edge_numbers()),
+        4 => prop::sample::select(edge_strings()).prop_map(Value::from),
+        1 => prop::sample::select(vec![
+            json!({"a": 1, "b": [true, null]}),
+            json!([1, "x"]),
+            json!({"x": {"y": [1, {"z": null}]}}),
+            json!(["gold"]),
+            json!({}),
+        ]),
+        1 => (-1000i64..100_000).prop_map(Value::from),
+        // Floats of up to 12 significant digits: serde_json without `float_roundtrip` (the
+        // workspace's build) may read a 17-digit float 1 ULP off, which changes its text on
+        // every JSON hop (found by this property; see docs/CONVERSIONS.md).
+        1 => (-1_000_000_000i64..1_000_000_000).prop_map(|n| Value::from(n as f64 / 1000.0)),
+    ]
+}
+
+fn edge_numbers() -> Vec<Value> {
+    vec![
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(0.0),
+        json!(1.0),
+        json!(0.5),
+        json!(4.0),
+        json!(-2.25),
+        json!(1.5),
+        json!(1e3),
+        json!(1e19),
+        json!(1e20),
+        json!(1e300),
+        json!(1_700_000_000),
+        json!(1_700_000_000.123),
+        json!(-1.5),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(u64::MAX),
+        json!(9_223_372_036_854_775_808u64),
+    ]
+}
+
+fn edge_strings() -> Vec<&'static str> {
+    vec![
+        "123",
+        " 42 ",
+        "\u{a0}7\u{a0}",
+        "4.0",
+        "1e3",
+        "1.5e1",
+        "+7",
+        "-0",
+        ".5",
+        "2.5",
+        "abc",
+        "",
+        "true",
+        "FALSE",
+        " True ",
+        "1",
+        "0",
+        "1.0",
+        "yes",
+        "NaN",
+        "inf",
+        "1e400",
+        "\u{664}\u{662}",
+        "9223372036854775807",
+        "9223372036854775808",
+        "0x10",
+        "1_000",
+        "2024-05-01",
+        " 2024-05-01 ",
+        "2024-5-1",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T23:30:00-05:00",
+        "2024-05-01T10:00:00",
+        "2024-05-01 10:00:00",
+        "2024-05-01T10:00:00.123456Z",
+        "1700000000",
+        "gold",
+        "silver",
+        "bronze",
+        "żółć",
     ]
 }
 
@@ -289,7 +362,7 @@ proptest! {
             model.apply_all(&msgs);
             let summary = send(&env.sim, &app, msgs.clone(), 8).await;
             assert_eq!(summary.dead_lettered, 0, "nothing should be dead-lettered: {summary}");
-            let seen = env.sim.observe(&app.api_key, model.users.keys()).await.expect("read state");
+            let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
             model.compare(&seen, &single_writer_companies(&msgs))
         });
         prop_assert!(diffs.is_empty(), "simulator differs from the model:\n{}", diffs.join("\n"));
@@ -381,6 +454,189 @@ proptest! {
         let want: Vec<String> = model.companies.keys().cloned().collect();
         prop_assert_eq!(company_ids, want, "companies (sorted custom ids)");
     }
+}
+
+/// (type, value) pairs where the simulator does not follow `docs/CONVERSIONS.md` yet (listed
+/// there, "Where the simulator does something else today"): a difference on one of these is
+/// reported, not failed, until the simulator is aligned. Anything else must agree exactly.
+fn awaiting_simulator(t: &ValueType, v: &Value) -> bool {
+    match t {
+        // Boolean 1.0 / 0.0: the simulator reads only the JSON integers 1 and 0.
+        ValueType::Boolean => v.is_f64(),
+        // Integer 2^63: the simulator's range check lets it through, saturated.
+        ValueType::Integer => match v {
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|f| f == 9_223_372_036_854_775_808.0),
+            Value::Number(n) => n.is_f64() && n.as_f64() == Some(9_223_372_036_854_775_808.0),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: config().cases * 4, ..config() })]
+
+    /// The model and the simulator agree on every (type, value) pair the generators produce:
+    /// each pair is sent straight to the simulator (REST, no forwarder) as one attribute of one
+    /// user, defined with that type (or not defined: a new string attribute), and read back.
+    #[test]
+    fn conversion_table_matches_the_simulator(
+        pairs in prop::collection::vec((prop::option::of(value_type()), trait_value()), 1..24),
+    ) {
+        let env = env();
+        let (diffs, tolerated) = env.rt.block_on(async {
+            let app = env.sim.create_app().await.expect("app");
+            let mut body = Map::new();
+            body.insert("custom_id".into(), json!("u"));
+            let mut model = Model::default();
+            for (i, (t, v)) in pairs.iter().enumerate() {
+                let name = format!("a{i}");
+                if let Some(t) = t {
+                    let choices = match t { ValueType::Fixed(c) => c.clone(), _ => Vec::new() };
+                    env.sim.define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices).await.expect("define");
+                    model.defs.insert((Kind::User, name.clone()), t.clone());
+                }
+                body.insert(name, v.clone());
+            }
+            env.sim.upsert_user(&app.api_key, &Value::Object(body.clone())).await.expect("upsert");
+            let mut traits = body.clone();
+            traits.remove("custom_id");
+            model.apply(&json!({"type": "identify", "userId": "u", "traits": traits}));
+            let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
+            let mut diffs = Vec::new();
+            let mut tolerated = Vec::new();
+            for d in model.compare(&seen, &BTreeSet::new()) {
+                let pair = d.split_once(": a").and_then(|(_, rest)| rest.split_once(' ')).and_then(|(i, _)| i.parse::<usize>().ok()).and_then(|i| pairs.get(i));
+                match pair {
+                    Some((t, v)) if awaiting_simulator(&t.clone().unwrap_or(ValueType::String), v) => tolerated.push(d),
+                    _ => diffs.push(d),
+                }
+            }
+            // A value the model ignores must not be stored either (compare only sees expected keys).
+            let got = seen.users.iter().find(|u| u["custom_id"] == "u").cloned().unwrap_or_default();
+            let want = &model.users["u"];
+            for (i, (t, v)) in pairs.iter().enumerate() {
+                let name = format!("a{i}");
+                if !want.attrs.contains_key(&name) && !got[&name].is_null() {
+                    let t = t.clone().unwrap_or(ValueType::String);
+                    let d = format!("user u: {name} ({}) from {v}: expected ignored, found {}", t.api_name(), got[&name]);
+                    if awaiting_simulator(&t, v) { tolerated.push(d) } else { diffs.push(d) }
+                }
+            }
+            (diffs, tolerated)
+        });
+        if !tolerated.is_empty() {
+            eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:?}");
+        }
+        prop_assert!(diffs.is_empty(), "simulator and model differ on the conversion table:\n{}\npairs: {:?}", diffs.join("\n"), pairs);
+    }
+}
+
+/// Every edge value of the generators, against every type, in one deterministic sweep (the
+/// property above samples; this one makes sure no edge value is left out of any run).
+#[test]
+fn conversion_table_sweep_matches_the_simulator() {
+    let env = env();
+    let types = [
+        ValueType::Boolean,
+        ValueType::Integer,
+        ValueType::Float,
+        ValueType::Date,
+        ValueType::Datetime,
+        ValueType::String,
+        ValueType::Fixed(vec![
+            "gold".into(),
+            "silver".into(),
+            "1".into(),
+            "true".into(),
+        ]),
+        ValueType::Json,
+    ];
+    let values: Vec<Value> = edge_numbers()
+        .into_iter()
+        .chain(edge_strings().into_iter().map(Value::from))
+        .chain([
+            Value::Null,
+            json!(true),
+            json!(false),
+            json!({"a": [1, null]}),
+            json!(["gold"]),
+        ])
+        .collect();
+    let (diffs, tolerated) = env.rt.block_on(async {
+        let mut diffs = Vec::new();
+        let mut tolerated = Vec::new();
+        for t in &types {
+            let app = env.sim.create_app().await.expect("app");
+            let choices = match t {
+                ValueType::Fixed(c) => c.clone(),
+                _ => Vec::new(),
+            };
+            let mut model = Model::default();
+            let mut body = Map::new();
+            body.insert("custom_id".into(), json!("u"));
+            for (i, v) in values.iter().enumerate() {
+                let name = format!("a{i}");
+                env.sim
+                    .define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices)
+                    .await
+                    .expect("define");
+                model.defs.insert((Kind::User, name.clone()), t.clone());
+                body.insert(name, v.clone());
+            }
+            env.sim
+                .upsert_user(&app.api_key, &Value::Object(body.clone()))
+                .await
+                .expect("upsert");
+            model.apply(&json!({"type": "identify", "userId": "u", "traits": body}));
+            let seen = env
+                .sim
+                .observe(&app, model.users.keys())
+                .await
+                .expect("read state");
+            let got = seen
+                .users
+                .iter()
+                .find(|u| u["custom_id"] == "u")
+                .cloned()
+                .unwrap_or_default();
+            let want = &model.users["u"];
+            for (i, v) in values.iter().enumerate() {
+                let name = format!("a{i}");
+                let w = want.attrs.get(&name);
+                let g = Some(&got[&name]).filter(|g| !g.is_null());
+                let same = match (w, g) {
+                    (None, None) => true,
+                    (Some(w), Some(g)) => match t {
+                        ValueType::Datetime => {
+                            usercom_conformance::expect::parse_instant(w)
+                                == usercom_conformance::expect::parse_instant(g)
+                        }
+                        _ => usercom_conformance::expect::json_eq(w, g),
+                    },
+                    _ => false,
+                };
+                if !same {
+                    let d = format!("{} from {v}: model {w:?}, simulator {g:?}", t.api_name());
+                    if awaiting_simulator(t, v) {
+                        tolerated.push(d)
+                    } else {
+                        diffs.push(d)
+                    }
+                }
+            }
+        }
+        (diffs, tolerated)
+    });
+    eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:#?}");
+    assert!(
+        diffs.is_empty(),
+        "simulator and model differ:\n{}",
+        diffs.join("\n")
+    );
 }
 
 /// Arbitrary JSON, up to a small depth.
