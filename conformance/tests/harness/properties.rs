@@ -222,6 +222,8 @@ enum Op {
         who: (Option<u8>, Option<u8>),
         email: Option<u8>,
         traits: Map<String, Value>,
+        /// One of [`standard_traits`] (the last one is a full `context` instead).
+        std: Option<u8>,
     },
     Page {
         who: (Option<u8>, Option<u8>),
@@ -242,11 +244,53 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (who(), prop::option::of(0u8..2), traits(USER_KEYS)).prop_map(|(who, email, traits)| Op::Identify { who, email, traits }),
+        3 => (who(), prop::option::of(0u8..2), traits(USER_KEYS), prop::option::of(0u8..4)).prop_map(|(who, email, traits, std)| Op::Identify { who, email, traits, std }),
         2 => (who(), 0u32..2000).prop_map(|(who, hour)| Op::Page { who, hour }),
         2 => (who(), 0u8..2, traits(EVENT_KEYS), 0u32..2000).prop_map(|(who, event, props, hour)| Op::Track { who, event, props, hour }),
-        1 => (who(), 0u8..2, traits(COMPANY_KEYS)).prop_map(|(who, group, traits)| Op::Group { who, group, traits }),
+        1 => (who(), 0u8..2, traits(COMPANY_KEYS), prop::option::of((trait_value(), any::<bool>()))).prop_map(|(who, group, mut traits, semantic)| {
+            if let Some((employees, with_address)) = semantic {
+                traits.insert("employees".into(), employees);
+                traits.insert("phone".into(), json!("+48 22 000 00 00"));
+                traits.insert("description".into(), json!("Anvils"));
+                traits.insert("email".into(), json!("office@acme.example"));
+                if with_address {
+                    traits.insert("address".into(), json!({"street": "Prosta 20", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-850", "country": "Poland"}));
+                }
+            }
+            Op::Group { who, group, traits }
+        }),
     ]
+}
+
+/// Standard identify traits in the spellings the doc and design.md name (the index is
+/// `Op::Identify::std`; index 3 sends a full context instead).
+fn standard_traits(i: u8) -> Value {
+    match i {
+        0 => {
+            json!({"first_name": "Ada", "last_name": "Lovelace", "phone": "+48 22 123 45 67", "gender": "f",
+                    "address": {"street": "Marszałkowska 1", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-001", "country": "Poland"}})
+        }
+        1 => {
+            json!({"firstName": "Grace", "lastName": null, "last_name": "Hopper", "gender": "MALE"})
+        }
+        2 => {
+            json!({"name": "Ada King Lovelace", "gender": "x", "address": {"region": "Małopolskie", "city": "Kraków"}})
+        }
+        _ => json!({}),
+    }
+}
+
+fn full_context() -> Value {
+    json!({
+        "ip": "203.0.113.7",
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "locale": "pl-PL",
+        "timezone": "Europe/Warsaw",
+        "os": {"name": "Windows", "version": "10"},
+        "device": {"name": "Work laptop", "type": "desktop"},
+        "screen": {"width": 1920, "height": 1080},
+        "page": {"url": "https://shop.example.com/ctx", "path": "/ctx"}
+    })
 }
 
 fn defs() -> impl Strategy<Value = Vec<(Kind, String, ValueType)>> {
@@ -289,16 +333,28 @@ fn messages(pfx: &str, ops: &[Op]) -> Vec<Value> {
         .enumerate()
         .map(|(i, op)| {
             let (who, mut m) = match op {
-                Op::Identify { who, email, traits } => {
+                Op::Identify { who, email, traits, std } => {
                     let mut t = traits.clone();
+                    if let Some(Value::Object(s)) = std.map(standard_traits) {
+                        t.extend(s);
+                    }
                     if let Some(e) = email {
                         t.insert("email".into(), json!(format!("e{e}@example.com")));
                     }
-                    (who, json!({"type": "identify", "traits": t, "timestamp": ts(0)}))
+                    let mut m = json!({"type": "identify", "traits": t, "timestamp": ts(0)});
+                    if *std == Some(3) {
+                        m["context"] = full_context();
+                    }
+                    (who, m)
                 }
+                // Title from properties.title on even hours, from the page name on odd ones.
                 Op::Page { who, hour } => (
                     who,
-                    json!({"type": "page", "timestamp": ts(*hour), "properties": {"url": "https://shop.example.com/p", "path": "/p"}}),
+                    if hour % 2 == 0 {
+                        json!({"type": "page", "name": "Shop", "timestamp": ts(*hour), "properties": {"url": format!("https://shop.example.com/p{}", hour % 3), "path": "/p", "title": "Product"}})
+                    } else {
+                        json!({"type": "page", "name": "Shop", "timestamp": ts(*hour), "properties": {"url": "https://shop.example.com/p", "path": "/p"}})
+                    },
                 ),
                 Op::Track { who, event, props, hour } => (
                     who,
@@ -411,7 +467,7 @@ proptest! {
     #[test]
     fn concurrency_never_duplicates_users_or_companies(
         ops in prop::collection::vec(prop_oneof![
-            (0u8..3).prop_map(|u| Op::Identify { who: (Some(u), None), email: None, traits: Map::new() }),
+            (0u8..3).prop_map(|u| Op::Identify { who: (Some(u), None), email: None, traits: Map::new(), std: None }),
             (0u8..3, 0u8..2).prop_map(|(u, g)| Op::Group { who: (Some(u), None), group: g, traits: Map::new() }),
             (0u8..3).prop_map(|u| Op::Page { who: (Some(u), None), hour: 1 }),
         ], 2..24),
