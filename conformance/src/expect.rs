@@ -16,6 +16,9 @@ pub enum Expect {
     StartsWith(String),
     /// A timestamp (RFC 3339 string or unix seconds) denoting this instant.
     Instant(DateTime<Utc>),
+    /// A timestamp within this many seconds of this instant (for times the harness cannot know
+    /// exactly, such as an ingress's own `receivedAt`).
+    Near(DateTime<Utc>, i64),
     /// A date (`YYYY-MM-DD`, or a datetime on that day).
     Date(NaiveDate),
     /// Missing or `null`.
@@ -54,6 +57,9 @@ impl Expect {
             }
             (Expect::StartsWith(want), Some(v)) => v.as_str().is_some_and(|s| s.starts_with(want)),
             (Expect::Instant(want), Some(v)) => parse_instant(v).is_some_and(|t| t == *want),
+            (Expect::Near(want, secs), Some(v)) => {
+                parse_instant(v).is_some_and(|t| (t - *want).num_seconds().abs() <= *secs)
+            }
             (Expect::Date(want), Some(v)) => parse_date(v).is_some_and(|d| d == *want),
             (Expect::Len(n), Some(v)) => match v {
                 Value::Array(a) => a.len() == *n,
@@ -71,6 +77,7 @@ impl Expect {
             Expect::Contains(s) => format!("containing {s:?}"),
             Expect::StartsWith(s) => format!("starting with {s:?}"),
             Expect::Instant(t) => format!("the instant {}", t.to_rfc3339()),
+            Expect::Near(t, s) => format!("within {s} s of {}", t.to_rfc3339()),
             Expect::Date(d) => format!("the date {d}"),
             Expect::Absent => "absent (missing or null)".into(),
             Expect::Present => "present".into(),

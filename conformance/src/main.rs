@@ -37,7 +37,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Only run cases whose id contains this text (e.g. `group_`).
+    /// Only cases whose id contains SUBSTR (comma-separated: any of them).
     #[arg(long, value_name = "SUBSTR")]
     filter: Option<String>,
     /// Also write a JUnit XML report here (for CI test reporting).
@@ -74,6 +74,10 @@ struct RunArgs {
     /// Seconds to wait for a step's delivery (external mode, or when /stats is not served).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
+    /// In process: deliver through our forwarder's own Segment ingress (`POST /v1/batch`)
+    /// rather than its library call, so the accept path is under test too.
+    #[arg(long, conflicts_with = "forwarder_url")]
+    via_ingress: bool,
     /// Cases run at the same time in process (each has its own app).
     #[arg(long, value_name = "N", default_value_t = 4)]
     concurrency: usize,
@@ -148,7 +152,13 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
             );
             usercom_conformance::run_external(&ext, &opts).await?
         }
-        (None, _, _) => usercom_conformance::run_in_process(&opts).await?,
+        (None, _, _) => {
+            let in_process = usercom_conformance::target::InProcess {
+                via_ingress: args.via_ingress,
+                ..usercom_conformance::target::InProcess::new()
+            };
+            usercom_conformance::runner::run_in_process_with(&opts, in_process).await?
+        }
         _ => anyhow::bail!("--forwarder-url needs --mock-listen and --api-key"),
     };
     print!("{}", report.table());

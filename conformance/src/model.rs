@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::expect::{json_eq, parse_instant};
 
@@ -54,49 +54,30 @@ impl ValueType {
         }
     }
 
-    /// Converts `v` to this type; `None` = cannot be converted (the value is ignored).
+    /// Converts `v` to this type by the table in `docs/CONVERSIONS.md`; `None` = cannot be
+    /// converted (the value is ignored). `null` is `None` here (the caller clears).
     pub fn convert(&self, v: &Value) -> Option<Value> {
-        match (self, v) {
-            (_, Value::Null) => None,
-            (ValueType::Integer, Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
-                (Some(i), _) => Some(Value::from(i)),
-                (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                    Some(Value::from(f as i64))
-                }
-                _ => None,
-            },
-            (ValueType::Integer, Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
-            (ValueType::Float, Value::Number(n)) => n.as_f64().map(Value::from),
-            (ValueType::Float, Value::String(s)) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(Value::from),
-            (ValueType::Boolean, Value::Bool(b)) => Some(Value::Bool(*b)),
-            (ValueType::Boolean, Value::String(s)) => {
-                match s.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" => Some(Value::Bool(true)),
-                    "false" | "0" => Some(Value::Bool(false)),
-                    _ => None,
-                }
+        if v.is_null() {
+            return None;
+        }
+        match self {
+            ValueType::Integer => integer_of(v).map(Value::from),
+            ValueType::Float => float_of(v).map(Value::from),
+            ValueType::Boolean => boolean_of(v).map(Value::Bool),
+            ValueType::Date => date_of(v).map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+            ValueType::Datetime => instant_of(v)
+                .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+            ValueType::Fixed(choices) => {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                choices.contains(&text).then_some(Value::String(text))
             }
-            (ValueType::Boolean, Value::Number(n)) => match n.as_f64() {
-                Some(1.0) => Some(Value::Bool(true)),
-                Some(0.0) => Some(Value::Bool(false)),
-                _ => None,
-            },
-            (ValueType::Date, v) => {
-                date_of(v).map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-            }
-            (ValueType::Datetime, v) => instant_of(v).map(|t| Value::String(t.to_rfc3339())),
-            (ValueType::Fixed(choices), Value::String(s)) => choices
-                .iter()
-                .any(|c| c == s)
-                .then(|| Value::String(s.clone())),
-            (ValueType::String, v) => stringify(v).map(Value::String),
-            (ValueType::Json, v) => Some(v.clone()),
-            _ => None,
+            ValueType::String => stringify(v).map(Value::String),
+            ValueType::Json => Some(v.clone()),
         }
     }
 }
@@ -106,32 +87,113 @@ pub fn stringify(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
         other => Some(other.to_string()),
     }
 }
 
+/// 2^63 as a float: the first value past the signed 64-bit range.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A whole float in the signed 64-bit range.
+fn whole(f: f64) -> Option<i64> {
+    (f.is_finite() && f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then_some(f as i64)
+}
+
+/// A finite number read from a trimmed string (ASCII digits, sign, decimals, exponent).
+fn number_text(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+fn integer_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Some(i),
+            None if n.is_u64() => None,
+            None => whole(n.as_f64()?),
+        },
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(i) => Some(i),
+            Err(_) => whole(number_text(s)?),
+        },
+        _ => None,
+    }
+}
+
+fn float_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
+        Value::String(s) => number_text(s),
+        _ => None,
+    }
+}
+
+fn boolean_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Unix seconds (a fraction kept to the microsecond, rounded) as an instant, when in range.
+fn unix(secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() {
+        return None;
+    }
+    let floor = secs.floor();
+    if !(-TWO_63..TWO_63).contains(&floor) {
+        return None;
+    }
+    let micros = (((secs - floor) * 1_000_000.0).round() as u32).min(999_999);
+    DateTime::from_timestamp(floor as i64, micros * 1000)
+}
+
+/// Exactly `YYYY-MM-DD` after trimming.
+fn bare_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    (s.len() == 10)
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 fn date_of(v: &Value) -> Option<NaiveDate> {
     match v {
-        Value::String(s) => {
-            let s = s.trim();
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        Value::Number(n) => unix(n.as_f64()?).map(|t| t.date_naive()),
+        Value::String(s) => bare_date(s).or_else(|| {
+            DateTime::parse_from_rfc3339(s.trim())
                 .ok()
-                .or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|t| t.date_naive()))
-        }
-        Value::Number(n) => n
-            .as_i64()
-            .and_then(|i| DateTime::from_timestamp(i, 0))
-            .map(|t| t.date_naive()),
+                .map(|t| t.date_naive())
+        }),
         _ => None,
     }
 }
 
 fn instant_of(v: &Value) -> Option<DateTime<Utc>> {
     match v {
-        Value::Number(n) => n.as_i64().and_then(|i| DateTime::from_timestamp(i, 0)),
-        Value::String(_) => parse_instant(v),
+        Value::Number(n) => unix(n.as_f64()?),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Some(t.with_timezone(&Utc));
+            }
+            for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+                if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+                    return Some(t.and_utc());
+                }
+            }
+            bare_date(s)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        }
         _ => None,
     }
 }
@@ -163,19 +225,49 @@ impl Kind {
 pub struct ModelUser {
     /// Last email sent.
     pub email: Option<String>,
+    /// Standard and context fields the doc maps (`first_name`, `gender` as the word User.com
+    /// reads back, `country`, `user_agent`, ...), by User.com field name; `email` is above.
+    pub fields: BTreeMap<String, Value>,
     /// Custom attributes (already converted).
     pub attrs: BTreeMap<String, Value>,
     /// Page views.
     pub page_views: u64,
     /// Latest page view time.
     pub last_seen: Option<DateTime<Utc>>,
-    /// Event occurrences by name.
-    pub events: BTreeMap<String, usize>,
+    /// Site views ("It also records a new ‘Page view’"), in order.
+    pub site_views: Vec<SiteView>,
+    /// Event occurrences, in order.
+    pub events: Vec<Occurrence>,
+}
+
+/// One recorded page view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteView {
+    /// The full page URL.
+    pub url: String,
+    /// Its title (`properties.title`, else the page `name`).
+    pub title: Option<String>,
+    /// The message's time.
+    pub at: DateTime<Utc>,
+}
+
+/// One event occurrence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Occurrence {
+    /// The event name.
+    pub name: String,
+    /// The message's time (whole seconds: unix seconds on the wire).
+    pub at: DateTime<Utc>,
+    /// The properties, converted by the event attributes' types (`null` ones left out).
+    pub data: BTreeMap<String, Value>,
 }
 
 /// The expected state of one company.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelCompany {
+    /// Mapped fields (`name`, `email`, `phone_numbers`, `description`, `size`, `address`,
+    /// `city`, `region`, `country`, `postal_code`); only meaningful when one user wrote them.
+    pub fields: BTreeMap<String, Value>,
     /// Custom attributes (already converted); only meaningful when one user wrote them.
     pub attrs: BTreeMap<String, Value>,
     /// Member custom ids.
@@ -283,30 +375,46 @@ impl Model {
                 if let Some(e) = traits.get("email").and_then(Value::as_str) {
                     user.email = Some(e.to_string());
                 }
+                user.fields
+                    .extend(identify_fields(&traits, &obj("context")));
                 extend_clearing(&mut user.attrs, written);
             }
             Some("page") => {
+                let props = obj("properties");
+                let context = obj("context");
+                let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+                let url = text(props.get("url"))
+                    .or_else(|| text(context.get("page").and_then(|p| p.get("url"))));
+                let title = text(props.get("title")).or_else(|| text(msg.get("name")));
+                let at = msg.get("timestamp").and_then(parse_instant);
                 let user = self.users.entry(cid).or_default();
                 user.page_views += 1;
-                if let Some(t) = msg.get("timestamp").and_then(parse_instant) {
+                if let Some(t) = at {
                     user.last_seen = Some(user.last_seen.map_or(t, |old| old.max(t)));
+                }
+                if let (Some(url), Some(at)) = (url, at) {
+                    user.site_views.push(SiteView { url, title, at });
                 }
             }
             Some("track") => {
                 let props = obj("properties");
-                self.apply_custom(Kind::Event, &props, &[]);
+                let written = self.apply_custom(Kind::Event, &props, &[]);
                 let name = msg
                     .get("event")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                *self
-                    .users
+                let at = msg
+                    .get("timestamp")
+                    .and_then(parse_instant)
+                    .and_then(|t| DateTime::from_timestamp(t.timestamp(), 0))
+                    .unwrap_or_default();
+                let data = written.into_iter().filter(|(_, v)| !v.is_null()).collect();
+                self.users
                     .entry(cid)
                     .or_default()
                     .events
-                    .entry(name)
-                    .or_default() += 1;
+                    .push(Occurrence { name, at, data });
             }
             Some("group") => {
                 let Some(gid) = id("groupId") else { return };
@@ -315,6 +423,7 @@ impl Model {
                 self.users.entry(cid.clone()).or_default();
                 let company = self.companies.entry(gid).or_default();
                 company.members.insert(cid);
+                company.fields.extend(group_fields(&traits));
                 extend_clearing(&mut company.attrs, written);
             }
             _ => {}
@@ -385,17 +494,68 @@ impl Model {
                     ));
                 }
             }
-            let events = seen.events.get(cid).cloned().unwrap_or_default();
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-            for e in &events {
-                if let Some(n) = e.get("name").and_then(Value::as_str) {
-                    *counts.entry(n.to_string()).or_default() += 1;
+            for (k, v) in &want.fields {
+                let found = got.get(k).filter(|g| !g.is_null());
+                if !found.is_some_and(|g| json_eq(v, g)) {
+                    diffs.push(format!("user {cid}: {k} expected {v}, found {found:?}"));
                 }
             }
-            if counts != want.events {
+            // Occurrences: (name, time, data) as multisets (one user's messages are applied in
+            // order, but the listing order is the simulator's).
+            let found_events = seen.events.get(cid).cloned().unwrap_or_default();
+            let mut want_ev: Vec<String> = want
+                .events
+                .iter()
+                .map(|o| {
+                    let data: serde_json::Map<String, Value> =
+                        o.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    occurrence_key(&o.name, Some(o.at), &Value::Object(data))
+                })
+                .collect();
+            let mut got_ev: Vec<String> = found_events
+                .iter()
+                .map(|e| {
+                    occurrence_key(
+                        e.get("name").and_then(Value::as_str).unwrap_or_default(),
+                        e.get("timestamp").and_then(parse_instant),
+                        e.get("data").unwrap_or(&Value::Null),
+                    )
+                })
+                .collect();
+            want_ev.sort();
+            got_ev.sort();
+            if want_ev != got_ev {
                 diffs.push(format!(
-                    "user {cid}: events expected {:?}, found {counts:?}",
-                    want.events
+                    "user {cid}: occurrences (name @ time data) expected {want_ev:#?}, found {got_ev:#?}"
+                ));
+            }
+            let views = seen.site_views.get(cid).cloned().unwrap_or_default();
+            let mut want_views: Vec<String> = want
+                .site_views
+                .iter()
+                .map(|v| format!("{} @ {} {:?}", v.url, v.at.to_rfc3339(), v.title))
+                .collect();
+            let mut got_views: Vec<String> = views
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} @ {} {:?}",
+                        v.get("page_domain")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                        v.get("timestamp")
+                            .and_then(parse_instant)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        v.get("title").and_then(Value::as_str)
+                    )
+                })
+                .collect();
+            want_views.sort();
+            got_views.sort();
+            if want_views != got_views {
+                diffs.push(format!(
+                    "user {cid}: site views expected {want_views:?}, found {got_views:?}"
                 ));
             }
         }
@@ -446,6 +606,12 @@ impl Model {
                 ));
             }
             if exact_companies.contains(gid) {
+                for (k, v) in &want.fields {
+                    let found = got.get(k).filter(|g| !g.is_null());
+                    if !found.is_some_and(|g| json_eq(v, g)) {
+                        diffs.push(format!("company {gid}: {k} expected {v}, found {found:?}"));
+                    }
+                }
                 for (k, v) in &want.attrs {
                     let t = self
                         .defs
@@ -481,6 +647,154 @@ impl Model {
         }
         diffs
     }
+}
+
+/// The standard and context fields of an identify (design.md, "Per call"), by User.com name.
+/// `null` standard traits are not generated by the properties and are left out here.
+pub fn identify_fields(
+    traits: &serde_json::Map<String, Value>,
+    context: &serde_json::Map<String, Value>,
+) -> BTreeMap<String, Value> {
+    let mut f = BTreeMap::new();
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(|s| Value::String(s.to_string()))
+    };
+    let first = text(traits.get("firstName")).or_else(|| text(traits.get("first_name")));
+    let last = text(traits.get("lastName")).or_else(|| text(traits.get("last_name")));
+    if first.is_none() && last.is_none() {
+        if let Some(name) = traits.get("name").and_then(Value::as_str) {
+            let name = name.trim();
+            if let Some((a, b)) = name.split_once(char::is_whitespace) {
+                f.insert("first_name".into(), json!(a));
+                if !b.trim().is_empty() {
+                    f.insert("last_name".into(), json!(b.trim()));
+                }
+            } else if !name.is_empty() {
+                f.insert("first_name".into(), json!(name));
+            }
+        }
+    }
+    f.extend(first.map(|v| ("first_name".to_string(), v)));
+    f.extend(last.map(|v| ("last_name".to_string(), v)));
+    if let Some(p) = text(traits.get("phone")) {
+        f.insert("phone_number".into(), p);
+    }
+    if let Some(g) = traits.get("gender").filter(|g| !g.is_null()) {
+        let word = match g.as_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            Some("male" | "m") => "male",
+            Some("female" | "f") => "female",
+            _ => "unknown",
+        };
+        f.insert("gender".into(), json!(word));
+    }
+    if let Some(a) = traits.get("address").and_then(Value::as_object) {
+        let region = text(a.get("state")).or_else(|| text(a.get("region")));
+        for (to, v) in [
+            ("country", text(a.get("country"))),
+            ("region", region),
+            ("city", text(a.get("city"))),
+        ] {
+            if let Some(v) = v {
+                f.insert(to.into(), v);
+            }
+        }
+    }
+    let at = |path: &[&str]| {
+        let mut v = context.get(path[0])?;
+        for k in &path[1..] {
+            v = v.get(*k)?;
+        }
+        v.as_str().map(|s| Value::String(s.to_string()))
+    };
+    for (to, path) in [
+        ("user_agent", &["userAgent"][..]),
+        ("os", &["os", "name"]),
+        ("device_name", &["device", "name"]),
+        ("device_type", &["device", "type"]),
+        ("language", &["locale"]),
+        ("ip_address", &["ip"]),
+        ("timezone", &["timezone"]),
+        ("current_url", &["page", "url"]),
+    ] {
+        if let Some(v) = at(path) {
+            f.insert(to.into(), v);
+        }
+    }
+    if let Some(screen) = context.get("screen") {
+        if let (Some(w), Some(h)) = (screen.get("width"), screen.get("height")) {
+            f.insert("resolution".into(), json!(format!("{w}x{h}")));
+        }
+    }
+    f
+}
+
+/// The company fields of a group (design.md, "Per call"), by User.com name.
+pub fn group_fields(traits: &serde_json::Map<String, Value>) -> BTreeMap<String, Value> {
+    let mut f = BTreeMap::new();
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(|s| Value::String(s.to_string()))
+    };
+    for k in ["name", "email", "description"] {
+        if let Some(v) = text(traits.get(k)) {
+            f.insert(k.to_string(), v);
+        }
+    }
+    if let Some(p) = traits
+        .get("phone")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+    {
+        f.insert("phone_numbers".into(), json!([p]));
+    }
+    if let Some(size) = traits
+        .get("employees")
+        .and_then(integer_of)
+        .filter(|n| *n >= 0)
+    {
+        f.insert("size".into(), json!(size));
+    }
+    match traits.get("address") {
+        Some(Value::Object(a)) => {
+            let part = |k: &str| {
+                a.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+            };
+            let region = part("state").or_else(|| part("region"));
+            let postal = part("postalCode").or_else(|| part("postal_code"));
+            let line: Vec<&str> = [
+                part("street"),
+                part("city"),
+                region,
+                postal,
+                part("country"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !line.is_empty() {
+                f.insert("address".into(), json!(line.join(", ")));
+            }
+            for (to, v) in [
+                ("city", part("city")),
+                ("region", region),
+                ("country", part("country")),
+                ("postal_code", postal),
+            ] {
+                if let Some(v) = v {
+                    f.insert(to.into(), json!(v));
+                }
+            }
+        }
+        Some(Value::String(s)) => {
+            f.insert("address".into(), json!(s));
+        }
+        _ => {}
+    }
+    f
 }
 
 /// Merges written values; a `Null` removes the key.
@@ -519,6 +833,36 @@ pub struct Observed {
     pub events: BTreeMap<String, Vec<Value>>,
     /// `GET /attributes/`.
     pub attributes: Vec<Value>,
+    /// Site views per user custom id (the state dump: the REST API has no read of them).
+    pub site_views: BTreeMap<String, Vec<Value>>,
+}
+
+/// A comparable text for one occurrence: name, instant, and data with numbers as floats and
+/// `null` values left out (absent and `null` are one thing).
+fn occurrence_key(name: &str, at: Option<DateTime<Utc>>, data: &Value) -> String {
+    fn canon(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => n.as_f64().map_or(v.clone(), |f| json!(f)),
+            Value::Array(a) => Value::Array(a.iter().map(canon).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), canon(v)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let data = match data {
+        Value::Null => Value::Object(Default::default()),
+        other => canon(other),
+    };
+    format!(
+        "{name} @ {} {data}",
+        at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "?".into())
+    )
 }
 
 #[cfg(test)]
@@ -579,6 +923,29 @@ mod tests {
             Some(json!("2024-05-01"))
         );
         assert_eq!(Fixed(vec!["a".into()]).convert(&json!("b")), None);
+        // The edges of docs/CONVERSIONS.md.
+        assert_eq!(Integer.convert(&json!("4.0")), Some(json!(4)));
+        assert_eq!(Integer.convert(&json!("1e3")), Some(json!(1000)));
+        assert_eq!(Integer.convert(&json!("\u{a0}7\u{a0}")), Some(json!(7)));
+        assert_eq!(Integer.convert(&json!("\u{664}\u{662}")), None);
+        assert_eq!(Integer.convert(&json!("9223372036854775808")), None);
+        assert_eq!(Integer.convert(&json!(u64::MAX)), None);
+        assert_eq!(Integer.convert(&json!("1e400")), None);
+        assert_eq!(Float.convert(&json!("NaN")), None);
+        assert_eq!(Boolean.convert(&json!(1.0)), Some(json!(true)));
+        assert_eq!(Boolean.convert(&json!("1.0")), None);
+        assert_eq!(Date.convert(&json!("2024-05-01T10:00:00")), None);
+        assert_eq!(
+            Date.convert(&json!("2024-05-01T23:30:00-05:00")),
+            Some(json!("2024-05-01"))
+        );
+        assert_eq!(
+            Datetime.convert(&json!(0.5)),
+            Some(json!("1970-01-01T00:00:00.500Z"))
+        );
+        assert_eq!(Datetime.convert(&json!("1700000000")), None);
+        assert_eq!(Datetime.convert(&json!(1e20)), None);
+        assert_eq!(Fixed(vec!["1".into()]).convert(&json!(1)), Some(json!("1")));
         assert_eq!(String.convert(&json!({"a": 1})), Some(json!("{\"a\":1}")));
         assert_eq!(Json.convert(&json!([1])), Some(json!([1])));
     }

@@ -33,7 +33,7 @@ pub enum AppMode {
 /// Knobs common to both modes.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Only cases whose id contains this substring.
+    /// Only cases whose id contains this substring (or one of its comma-separated parts).
     pub filter: Option<String>,
     /// How long to poll the simulator for a step's expectations when delivery completion is not
     /// observable.
@@ -75,25 +75,38 @@ pub fn run_id() -> String {
 }
 
 /// The catalogue with each case's tag (its index in the full catalogue, so tags do not change
-/// with `--filter`), filtered.
+/// with `--filter`), filtered: a case is selected when its id contains the filter, or one of
+/// its comma-separated parts (`identify_trait_,group_trait_phone`).
 pub fn selected_cases(filter: Option<&str>) -> Vec<(String, Case)> {
     catalogue()
         .into_iter()
         .enumerate()
         .map(|(i, c)| (format!("c{i:02}"), c))
-        .filter(|(_, c)| filter.is_none_or(|f| c.id.contains(f)))
+        .filter(|(_, c)| {
+            filter.is_none_or(|f| {
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .any(|p| c.id.contains(p))
+            })
+        })
         .collect()
 }
 
 /// The whole (filtered) catalogue against our forwarder, in process, with a simulator of its own.
 pub async fn run_in_process(opts: &RunOptions) -> Result<Report> {
+    run_in_process_with(opts, InProcess::new()).await
+}
+
+/// As [`run_in_process`], with these in-process settings (e.g. `via_ingress`).
+pub async fn run_in_process_with(opts: &RunOptions, in_process: InProcess) -> Result<Report> {
     let mock = usercom_mock::MockServer::builder()
         .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
         .start()
         .await
         .map_err(|e| Error::SimulatorStart(e.to_string()))?;
     let sim = Sim::new(&mock.url());
-    let target = Target::InProcess(InProcess::new());
+    let target = Target::InProcess(in_process);
     let report = run_catalogue(&sim, &target, AppMode::Isolated, opts).await;
     mock.shutdown().await;
     Ok(report)
@@ -182,7 +195,11 @@ pub async fn run_case(
         id: case.id.clone(),
         sentence: case.sentence.to_string(),
         failures: Vec::new(),
-        notes: Vec::new(),
+        notes: case
+            .rule
+            .map(|r| format!("rule: {r}"))
+            .into_iter()
+            .collect(),
         duration: Duration::ZERO,
     };
     let app = match shared {

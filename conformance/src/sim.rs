@@ -228,10 +228,34 @@ impl Sim {
         .await
     }
 
+    /// `POST /api/public/users/update_or_create/` with `body` (which carries `custom_id`): used by
+    /// the conversion-table property to hand values to the simulator directly.
+    pub async fn upsert_user(&self, key: &str, body: &Value) -> Result<Value> {
+        self.call_ok(
+            reqwest::Method::POST,
+            "/api/public/users/update_or_create/",
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+
     /// `GET /api/public/users-by-id/{custom_id}/`; `None` on 404.
     pub async fn user(&self, key: &str, custom_id: &str) -> Result<Option<Value>> {
         self.get_optional(key, &format!("/api/public/users-by-id/{}/", enc(custom_id)))
             .await
+    }
+
+    /// The site views of the user `custom_id` of app `app` (key `key`), oldest first: the REST
+    /// API has no read of site views, so they come from the state dump (admin plane), filtered by
+    /// the user's internal id. Empty when the user does not exist.
+    pub async fn site_views(&self, app: &str, key: &str, custom_id: &str) -> Result<Vec<Value>> {
+        let Some(user) = self.user(key, custom_id).await? else {
+            return Ok(Vec::new());
+        };
+        let id = user.get("id").cloned().unwrap_or(Value::Null);
+        let state = self.state(app).await?;
+        Ok(crate::checks::site_views::views_of(&state, &id))
     }
 
     /// `GET /api/public/companies-by-id/{custom_id}/`; `None` on 404.
@@ -267,22 +291,37 @@ impl Sim {
         self.get_all_pages(key, "/api/public/companies/").await
     }
 
-    /// The state of the app whose key is `key`, as the reference model compares it: users,
-    /// companies, attribute definitions, and the events of each of `user_ids`.
+    /// The state of `app` as the reference model compares it: users, companies, attribute
+    /// definitions, and the events and site views of each of `user_ids`.
     pub async fn observe(
         &self,
-        key: &str,
+        app: &App,
         user_ids: impl IntoIterator<Item = &String>,
     ) -> Result<Observed> {
+        let key = &app.api_key;
+        let users = self.users(key).await?;
+        let state = self.state(&app.name).await?;
         let mut events = BTreeMap::new();
+        let mut site_views = BTreeMap::new();
         for id in user_ids {
             events.insert(id.clone(), self.events(key, id).await?);
+            let internal = users
+                .iter()
+                .find(|u| u.get("custom_id").and_then(Value::as_str) == Some(id.as_str()))
+                .and_then(|u| u.get("id").cloned());
+            if let Some(internal) = internal {
+                site_views.insert(
+                    id.clone(),
+                    crate::checks::site_views::views_of(&state, &internal),
+                );
+            }
         }
         Ok(Observed {
-            users: self.users(key).await?,
+            users,
             companies: self.companies(key).await?,
             events,
             attributes: self.attributes(key).await?,
+            site_views,
         })
     }
 

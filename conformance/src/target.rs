@@ -45,6 +45,9 @@ impl Target {
     /// A short description for reports.
     pub fn describe(&self) -> String {
         match self {
+            Target::InProcess(t) if t.via_ingress => {
+                "in-process usercom-forwarder, through its own ingress".into()
+            }
             Target::InProcess(_) => "in-process usercom-forwarder".into(),
             Target::External(e) => format!("external forwarder at {}", e.url),
         }
@@ -89,6 +92,10 @@ pub struct InProcess {
     pub scratch: PathBuf,
     /// Per-user lanes delivered concurrently (`1` makes request order deterministic).
     pub concurrency: usize,
+    /// Deliver through the forwarder's own Segment ingress (`POST /v1/batch` to an
+    /// `Ingress` started per delivery, refusing at once when its queue is full) instead of
+    /// `Forwarder::send_all`: the accept path (parsing, queueing, `/stats`) is then under test too.
+    pub via_ingress: bool,
 }
 
 impl InProcess {
@@ -101,6 +108,7 @@ impl InProcess {
                 fastrand::u32(..)
             )),
             concurrency: 8,
+            via_ingress: false,
         }
     }
 
@@ -130,6 +138,11 @@ impl InProcess {
         let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
         let forwarder = usercom_forwarder::Forwarder::new(config)
             .map_err(|e| Error::Forwarder(e.to_string()))?;
+        if self.via_ingress {
+            return self
+                .deliver_via_ingress(forwarder, events, &dead_letter)
+                .await;
+        }
         let summary = forwarder.send_all(events).await;
         let reasons = read_reasons(&dead_letter);
         let _ = std::fs::remove_file(&dead_letter);
@@ -140,6 +153,42 @@ impl InProcess {
             refused: None,
             notes: Vec::new(),
         })
+    }
+
+    /// Through the forwarder's ingress, as an external client would, then the dead-letter file.
+    async fn deliver_via_ingress(
+        &self,
+        forwarder: usercom_forwarder::Forwarder,
+        events: Vec<Value>,
+        dead_letter: &std::path::Path,
+    ) -> Result<Delivery> {
+        let settings = usercom_forwarder::ingress::Settings {
+            // Refuse at once rather than wait: `try_accept`, the path a full queue takes.
+            queue_wait: Duration::ZERO,
+            drain_timeout: Duration::from_secs(10),
+            ..usercom_forwarder::ingress::Settings::default()
+        };
+        let ingress = usercom_forwarder::ingress::Ingress::start_with(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            forwarder,
+            settings,
+        )
+        .await
+        .map_err(|e| Error::Forwarder(e.to_string()))?;
+        let external = External::new(&ingress.url(), None, Duration::from_secs(10));
+        let delivered = external.deliver(events).await;
+        ingress.shutdown().await;
+        let mut delivery = delivered?;
+        if delivery.refused.is_none() && !delivery.settled {
+            // Our ingress serves /stats: not draining means the batch was lost on the way in.
+            delivery.refused = Some((
+                200,
+                "answered 200, but its /stats never counted the batch as delivered: the accept path lost it".into(),
+            ));
+        }
+        delivery.reasons = Some(read_reasons(dead_letter));
+        let _ = std::fs::remove_file(dead_letter);
+        Ok(delivery)
     }
 }
 

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{one_step, Case, Ctx, Scenario, Setup, Step};
-use crate::checks::{user, Answered, ApiKeyRequired, Check, Dropped};
+use crate::checks::{user, Answered, ApiKeyRequired, Check, Dropped, Headers};
 use crate::expect::Expect;
 
 /// The hint the destination doc's troubleshooting section gives for a 403, as the forwarder must
@@ -25,6 +25,12 @@ const UNTRUSTED: &str = "If problems still persist verify that domain the reques
 pub(super) fn cases() -> Vec<Case> {
     vec![
         Case::new("api_key_used_on_every_request", API_KEY, api_key_used),
+        Case::new(
+            "every_request_carries_token_and_version_headers",
+            API_KEY,
+            headers_on_every_request,
+        )
+        .with_rule("design.md: every request carries `Authorization: Token <api key>` and `Accept: */*; version=2` (checked in the simulator's journal)"),
         Case::new("untrusted_domain_403_reported", UNTRUSTED, untrusted_domain),
         Case::new("revoked_key_403_reported", REVOKED, revoked_key),
     ]
@@ -90,16 +96,39 @@ fn revoked_key(ctx: &Ctx) -> Scenario {
     }
 }
 
-/// After a 403: the forwarder gave up with the documented hint, and retried a bounded number of
-/// times (1 to 3 answers of 403 during the step).
+/// After a 403: the forwarder gave up with the documented hint, and did not retry: a 403 is
+/// permanent (design.md, Delivery: "400, 401, 403 and other 4xx are permanent"), so the simulator
+/// answered 403 exactly once for the one message.
 fn refused_and_reported() -> Vec<Check> {
     vec![
         Dropped { reason: HINT_403 }.into(),
         Answered {
             status: 403,
             at_least: 1,
-            at_most: 3,
+            at_most: 1,
         }
         .into(),
     ]
+}
+
+/// Every request of a step with every call type carries the version header and the key.
+fn headers_on_every_request(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    let plan = ctx.attr("plan");
+    let mut traits = serde_json::Map::new();
+    traits.insert("email".into(), json!("headers@example.com"));
+    traits.insert(plan, json!("pro"));
+    one_step(
+        vec![
+            ctx.identify(&u, serde_json::Value::Object(traits)),
+            ctx.page(&u, "2024-03-01T10:00:00Z", "https://shop.example.com/h"),
+            ctx.track(&u, &ctx.event("Header Checked"), json!({"n": 1})),
+            ctx.group(&u, &g, json!({"name": "Acme"})),
+        ],
+        vec![
+            Headers.into(),
+            user::field(&u, "page_views", Expect::Eq(json!(1))),
+        ],
+    )
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::inputs::{def, instant};
 use super::{one_step, seeded_step, AttrDef, Case, Ctx, Scenario, Step};
-use crate::checks::{user, Attribute};
+use crate::checks::{user, Attribute, Requested};
 use crate::expect::Expect;
 
 /// Unknown custom trait.
@@ -90,6 +90,14 @@ pub(super) fn cases() -> Vec<Case> {
         CONVERT,
         unconvertible_keeps_old,
     ));
+    cases.push(
+        Case::new(
+            "custom_trait_new_defined_by_the_forwarder",
+            NEW_AS_STRING,
+            defined_by_forwarder,
+        )
+        .with_rule("design.md: the REST API does not create attributes; the forwarder defines a missing one itself (POST /attributes/ as string, content type clientuser), once"),
+    );
     cases
 }
 
@@ -219,4 +227,36 @@ fn unconvertible_keeps_old(ctx: &Ctx) -> Scenario {
             },
         ],
     }
+}
+
+fn defined_by_forwarder(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let v = ctx.id("v");
+    let name = ctx.attr("referral_code");
+    let mut traits = Map::new();
+    traits.insert(name.clone(), json!("SPRING"));
+    one_step(
+        vec![
+            ctx.identify(&u, Value::Object(traits.clone())),
+            ctx.identify(&v, Value::Object(traits)),
+        ],
+        vec![
+            user::field(&u, &name, Expect::Eq(json!("SPRING"))),
+            user::field(&v, &name, Expect::Eq(json!("SPRING"))),
+            Requested {
+                method: Some("POST"),
+                path: "/attributes/".into(),
+                body_has: Some(("name", json!(name))),
+                at_least: 1,
+                at_most: 1,
+            }
+            .into(),
+            Attribute {
+                content_type: "clientuser",
+                name,
+                value_type: Expect::Eq(json!("string")),
+            }
+            .into(),
+        ],
+    )
 }

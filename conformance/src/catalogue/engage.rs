@@ -66,7 +66,8 @@ fn engage_lands(ctx: &Ctx) -> Scenario {
         vec![Attribute {
             content_type: "clientuser",
             name,
-            value_type: Expect::Present,
+            // Not defined beforehand: the doc's rule for a new trait, a string attribute.
+            value_type: Expect::Eq(json!("string")),
         }
         .into()],
     )

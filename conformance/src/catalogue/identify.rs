@@ -38,10 +38,33 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ));
     }
+    for (suffix, sent, word) in gender_table() {
+        cases.push(Case::new(
+            format!("identify_gender_{suffix}"),
+            TRAITS,
+            move |ctx: &Ctx| {
+                let u = ctx.id("u");
+                one_step(
+                    vec![ctx.identify(&u, json!({ "gender": sent }))],
+                    vec![user::field(&u, "gender", Expect::Eq(json!(word)))],
+                )
+            },
+        ));
+    }
     cases.push(Case::new(
         "identify_camel_case_names",
         IDENTIFY,
         identify_camel_case,
+    ));
+    cases.push(Case::new(
+        "identify_name_split_when_no_first_or_last",
+        IDENTIFY,
+        identify_name_split,
+    ));
+    cases.push(Case::new(
+        "identify_null_camel_name_falls_back_to_snake",
+        IDENTIFY,
+        identify_null_camel,
     ));
     for (field, expect) in address_table() {
         cases.push(Case::new(
@@ -89,14 +112,14 @@ fn identify_trait_table() -> Vec<TraitRow> {
         (
             "first_name",
             json!("Ada"),
-            "first_name|name",
-            Expect::Contains("Ada".into()),
+            "first_name",
+            Expect::Eq(json!("Ada")),
         ),
         (
             "last_name",
             json!("Lovelace"),
-            "last_name|name",
-            Expect::Contains("Lovelace".into()),
+            "last_name",
+            Expect::Eq(json!("Lovelace")),
         ),
         (
             "phone",
@@ -104,22 +127,22 @@ fn identify_trait_table() -> Vec<TraitRow> {
             "phone_number",
             Expect::Eq(json!("+48 22 123 45 67")),
         ),
-        (
-            "gender",
-            json!("female"),
-            "gender",
-            gender_expect("female", 3),
-        ),
     ]
 }
 
-/// Gender reads as "male"/"female"/"unknown" (usercom-api.md §2.2); a simulator answering the
-/// write-side integer is accepted too.
-fn gender_expect(word: &str, code: i64) -> Expect {
-    Expect::OneOf(vec![
-        Expect::EqIgnoreCase(word.to_string()),
-        Expect::Eq(json!(code)),
-    ])
+/// Every gender value the mapping distinguishes (design.md: male/m → male, female/f → female,
+/// anything else → unknown; case-insensitive), as User.com reads it back: the word
+/// (usercom-api.md §2.2). Case id suffix, value sent, word read back.
+fn gender_table() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        ("male", json!("male"), "male"),
+        ("female", json!("female"), "female"),
+        ("m", json!("m"), "male"),
+        ("f", json!("f"), "female"),
+        ("upper_case_male", json!("MALE"), "male"),
+        ("upper_case_f", json!("F"), "female"),
+        ("other_is_unknown", json!("non-binary"), "unknown"),
+    ]
 }
 
 fn address_table() -> Vec<(&'static str, Expect)> {
@@ -172,8 +195,44 @@ fn identify_camel_case(ctx: &Ctx) -> Scenario {
             json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com"}),
         )],
         vec![
-            user::field(&u, "first_name|name", Expect::Contains("Grace".into())),
-            user::field(&u, "last_name|name", Expect::Contains("Hopper".into())),
+            user::field(&u, "first_name", Expect::Eq(json!("Grace"))),
+            user::field(&u, "last_name", Expect::Eq(json!("Hopper"))),
+            user::field(&u, "email", Expect::Eq(json!("grace@example.com"))),
+        ],
+    )
+}
+
+/// design.md: "(only `name` given → split at the first space)".
+fn identify_name_split(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let v = ctx.id("v");
+    one_step(
+        vec![
+            ctx.identify(&u, json!({"name": "Ada King Lovelace"})),
+            ctx.identify(&v, json!({"name": "Plato"})),
+        ],
+        vec![
+            user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+            user::field(&u, "last_name", Expect::Eq(json!("King Lovelace"))),
+            user::field(&v, "first_name", Expect::Eq(json!("Plato"))),
+            user::field(&v, "last_name", Expect::Absent),
+        ],
+    )
+}
+
+/// design.md: `first_name`/`last_name` ← `firstName|first_name`, `lastName|last_name`: a `null`
+/// camelCase spelling is "not given", so the snake_case one applies (and a name given in either
+/// spelling means `name` is not split).
+fn identify_null_camel(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({"firstName": null, "first_name": "Edsger", "lastName": null, "last_name": "Dijkstra", "name": "Someone Else"}),
+        )],
+        vec![
+            user::field(&u, "first_name", Expect::Eq(json!("Edsger"))),
+            user::field(&u, "last_name", Expect::Eq(json!("Dijkstra"))),
         ],
     )
 }

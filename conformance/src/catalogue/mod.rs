@@ -31,6 +31,7 @@ mod identify;
 mod identity;
 mod inputs;
 mod page;
+mod rules;
 mod track;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub fn catalogue() -> Vec<Case> {
         track::cases(),
         group::cases(),
         engage::cases(),
+        rules::cases(),
         auth::cases(),
     ]
     .concat()
@@ -67,6 +69,9 @@ pub struct Case {
     pub sentence: &'static str,
     /// Builds the scenario for one run.
     pub build: Arc<dyn Fn(&Ctx) -> Scenario + Send + Sync>,
+    /// Where the doc sentence is not precise enough to say what to check: the rule that makes it
+    /// precise (design.md's forwarder rules, or a reading of the doc), shown in the report.
+    pub rule: Option<&'static str>,
 }
 
 impl Case {
@@ -80,7 +85,14 @@ impl Case {
             id: id.into(),
             sentence,
             build: Arc::new(build),
+            rule: None,
         }
+    }
+
+    /// The same case, made precise by `rule` (shown in the report as a note).
+    pub fn with_rule(mut self, rule: &'static str) -> Self {
+        self.rule = Some(rule);
+        self
     }
 }
 
@@ -145,7 +157,7 @@ pub struct Step {
     pub checks: Vec<Check>,
 }
 
-/// A table row: trait name, value sent, field read back (`a|b` = alternatives), expectation.
+/// A table row: trait name, value sent, the one field read back, expectation.
 type TraitRow = (&'static str, Value, &'static str, Expect);
 
 /// A scenario of one step.

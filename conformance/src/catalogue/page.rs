@@ -4,11 +4,15 @@ use serde_json::json;
 
 use super::inputs::instant;
 use super::{one_step, Case, Ctx, Scenario, Step};
-use crate::checks::user;
+use crate::checks::{user, SiteViews};
 use crate::expect::Expect;
 
 /// Page.
 const PAGE: &str = "Sending a .page() request increments page_views counter and updates last_seen timestamp if it is newer than the existing timestamp on a user’s profile.";
+
+/// Page view.
+const PAGE_VIEW: &str =
+    "It also records a new ‘Page view’ that can be used for filtering and aggregation.";
 
 /// The `page` cases, in report order.
 pub(super) fn cases() -> Vec<Case> {
@@ -16,7 +20,113 @@ pub(super) fn cases() -> Vec<Case> {
         Case::new("page_counts_page_views", PAGE, page_counts),
         Case::new("page_last_seen_moves_forward", PAGE, page_forward),
         Case::new("page_older_view_leaves_last_seen", PAGE, page_older),
+        Case::new("page_records_site_view", PAGE_VIEW, page_site_view)
+            .with_rule("design.md: a page view is POST /site-views/ with the page URL, title and the message's timestamp"),
+        Case::new("page_site_view_url_from_context", PAGE_VIEW, page_url_from_context)
+            .with_rule("design.md: the page URL from properties.url or context.page.url"),
+        Case::new("page_title_falls_back_to_name", PAGE_VIEW, page_title_from_name)
+            .with_rule("forwarder rule: title from properties.title, else the page name"),
+        Case::new("page_without_url_skipped", PAGE_VIEW, page_without_url)
+            .with_rule("forwarder rule: a page with no URL anywhere is skipped: no site view, no page view"),
     ]
+}
+
+const VIEW_URL: &str = "https://shop.example.com/pricing?plan=pro";
+
+fn page_site_view(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let at = "2024-03-02T09:15:30Z";
+    one_step(
+        vec![ctx.page(&u, at, VIEW_URL)],
+        vec![
+            SiteViews {
+                user: u.clone(),
+                count: 1,
+                url: Some(Expect::Eq(json!(VIEW_URL))),
+                title: Some(Expect::Eq(json!("Pricing"))),
+                at: Some(Expect::Instant(instant(at))),
+            }
+            .into(),
+            user::field(&u, "page_views", Expect::Eq(json!(1))),
+        ],
+    )
+}
+
+fn page_url_from_context(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let url = "https://shop.example.com/from-context";
+    let msg = ctx.message(
+        "page",
+        Some(&u),
+        None,
+        json!({"name": "Context", "properties": {"title": "Context"}, "context": {"page": {"url": url, "path": "/from-context"}}}),
+    );
+    one_step(
+        vec![msg],
+        vec![SiteViews {
+            user: u,
+            count: 1,
+            url: Some(Expect::Eq(json!(url))),
+            title: Some(Expect::Eq(json!("Context"))),
+            at: None,
+        }
+        .into()],
+    )
+}
+
+fn page_title_from_name(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let url = "https://shop.example.com/docs";
+    let msg = ctx.message(
+        "page",
+        Some(&u),
+        None,
+        json!({"name": "Docs", "properties": {"url": url, "path": "/docs"}}),
+    );
+    one_step(
+        vec![msg],
+        vec![SiteViews {
+            user: u,
+            count: 1,
+            url: Some(Expect::Eq(json!(url))),
+            title: Some(Expect::Eq(json!("Docs"))),
+            at: None,
+        }
+        .into()],
+    )
+}
+
+fn page_without_url(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let bare = ctx.message(
+        "page",
+        Some(&u),
+        None,
+        json!({"name": "Nowhere", "properties": {"title": "Nowhere"}}),
+    );
+    Scenario {
+        steps: vec![
+            Step {
+                events: vec![ctx.page(&u, "2024-03-01T10:00:00Z", VIEW_URL)],
+                checks: vec![user::field(&u, "page_views", Expect::Eq(json!(1)))],
+            },
+            Step {
+                events: vec![bare, ctx.page(&u, "2024-03-01T11:00:00Z", VIEW_URL)],
+                checks: vec![
+                    user::field(&u, "page_views", Expect::Eq(json!(2))),
+                    SiteViews {
+                        user: u.clone(),
+                        count: 2,
+                        url: Some(Expect::Eq(json!(VIEW_URL))),
+                        title: None,
+                        at: None,
+                    }
+                    .into(),
+                ],
+            },
+        ],
+        ..Scenario::default()
+    }
 }
 
 fn page_counts(ctx: &Ctx) -> Scenario {

@@ -2,9 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::inputs::def;
+use super::inputs::{def, instant, DEFAULT_TIME};
 use super::{one_step, seeded_step, Case, Ctx, Scenario};
-use crate::checks::{Attribute, Events};
+use crate::checks::{Attribute, EventTime, Events};
 use crate::expect::Expect;
 
 /// Track.
@@ -35,7 +35,119 @@ pub(super) fn cases() -> Vec<Case> {
             TRACK_TYPES,
             track_unconvertible,
         ),
+        Case::new(
+            "track_time_is_the_message_timestamp",
+            TRACK,
+            track_time_timestamp,
+        )
+        .with_rule(TIME_RULE),
+        Case::new(
+            "track_time_numeric_seconds_and_milliseconds",
+            TRACK,
+            track_time_numeric,
+        )
+        .with_rule(TIME_RULE),
+        Case::new(
+            "track_time_skew_corrected_without_timestamp",
+            TRACK,
+            track_time_skew,
+        )
+        .with_rule(TIME_RULE),
     ]
+}
+
+/// The event time rule.
+const TIME_RULE: &str = "design.md, Delivery: event time = timestamp, else receivedAt − (sentAt − originalTimestamp), else originalTimestamp, else receivedAt; unix seconds on the wire; a numeric timestamp above 1e11 is milliseconds";
+
+/// An occurrence's time: `timestamp` wins over `sentAt`, `originalTimestamp` and the delivery
+/// time.
+fn track_time_timestamp(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let e = ctx.event("Timed");
+    let msg = ctx.message(
+        "track",
+        Some(&u),
+        None,
+        json!({"event": e, "properties": {}, "timestamp": "2024-03-01T12:00:00.000Z",
+               "originalTimestamp": "2024-03-01T11:00:00.000Z", "sentAt": "2024-03-01T13:00:00.000Z"}),
+    );
+    one_step(
+        vec![msg],
+        vec![EventTime {
+            user: u,
+            name: e,
+            at: Expect::Instant(instant("2024-03-01T12:00:00Z")),
+        }
+        .into()],
+    )
+}
+
+fn track_time_numeric(ctx: &Ctx) -> Scenario {
+    let secs = ctx.id("secs");
+    let millis = ctx.id("millis");
+    let e = ctx.event("Numeric Time");
+    let at = |user: &str, ts: Value| {
+        ctx.message(
+            "track",
+            Some(user),
+            None,
+            json!({"event": e, "properties": {}, "timestamp": ts}),
+        )
+    };
+    let want = || Expect::Instant(instant("2024-03-01T12:00:00Z"));
+    one_step(
+        vec![
+            at(&secs, json!(1_709_294_400)),
+            at(&millis, json!(1_709_294_400_000i64)),
+        ],
+        vec![
+            EventTime {
+                user: secs,
+                name: e.clone(),
+                at: want(),
+            }
+            .into(),
+            EventTime {
+                user: millis,
+                name: e.clone(),
+                at: want(),
+            }
+            .into(),
+        ],
+    )
+}
+
+/// No `timestamp`: a client whose clock is an hour fast stamps `originalTimestamp` and `sentAt`
+/// an hour ahead; the event happened 10 minutes before it was sent, so it lands 10 minutes before
+/// it was received. `receivedAt` is now (an ingress stamps its own, which is also now), so the
+/// expectation is "10 minutes ago", within a minute.
+fn track_time_skew(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let e = ctx.event("Skewed");
+    let now = chrono::Utc::now();
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let hour = chrono::Duration::hours(1);
+    let ten = chrono::Duration::minutes(10);
+    let mut msg = ctx.message(
+        "track",
+        Some(&u),
+        None,
+        json!({"event": e, "properties": {},
+               "originalTimestamp": fmt(now + hour - ten), "sentAt": fmt(now + hour), "receivedAt": fmt(now)}),
+    );
+    if let Some(m) = msg.as_object_mut() {
+        m.remove("timestamp");
+    }
+    one_step(
+        vec![msg],
+        vec![EventTime {
+            user: u,
+            name: e,
+            at: Expect::Near(now - ten, 60),
+        }
+        .into()],
+    )
 }
 
 fn track_records(ctx: &Ctx) -> Scenario {
@@ -47,13 +159,22 @@ fn track_records(ctx: &Ctx) -> Scenario {
             ctx.track(&u, &e, json!({})),
             ctx.track(&u, &e, json!({})),
         ],
-        vec![Events {
-            user: u.clone(),
-            name: e,
-            count: 2,
-            data: vec![],
-        }
-        .into()],
+        vec![
+            Events {
+                user: u.clone(),
+                name: e.clone(),
+                count: 2,
+                data: vec![],
+            }
+            .into(),
+            // "records a new ‘Event occurrence’": at the time the event happened.
+            EventTime {
+                user: u,
+                name: e,
+                at: Expect::Instant(instant(DEFAULT_TIME)),
+            }
+            .into(),
+        ],
     )
 }
 

@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::expect::Expect;
 use crate::report::Failure;
 
-/// An attribute definition exists (`GET /attributes/`) with this value type.
+/// An attribute definition exists (`GET /attributes/`) with this value type; with
+/// `value_type: Expect::Absent`, no definition of that name exists.
 #[derive(Clone, Debug)]
 pub struct Attribute {
     /// clientuser, company or event.
@@ -31,6 +32,12 @@ impl Evaluate for Attribute {
                 && a.get("content_type").and_then(Value::as_str) == Some(*content_type)
         });
         Ok(match def {
+            None if value_type.holds(None) => None,
+            Some(d) if *value_type == Expect::Absent => fail(
+                format!("{content_type} attribute {name}"),
+                "not defined".into(),
+                format!("defined: {}", found_text(Some(d))),
+            ),
             None => fail(
                 format!("{content_type} attribute {name}"),
                 format!("defined with value_type {}", value_type.describe()),

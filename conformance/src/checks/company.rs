@@ -7,8 +7,7 @@ use crate::error::Result;
 use crate::expect::Expect;
 use crate::report::Failure;
 
-/// A field of the company found by `GET companies-by-id/{id}/`; `field` may list alternatives
-/// (`phone_numbers|phone`): the first present one is checked.
+/// A field of the company found by `GET companies-by-id/{id}/`.
 #[derive(Clone, Debug)]
 pub struct CompanyField {
     /// The company's custom id (the groupId).

@@ -69,3 +69,44 @@ fn event_name(e: &Value) -> Option<&str> {
                 .and_then(Value::as_str)
         })
 }
+
+/// Every occurrence of one event for a user has this time (`timestamp` of
+/// `GET users-by-id/{id}/events/`): the event time is the message's, not the delivery's.
+#[derive(Clone, Debug)]
+pub struct EventTime {
+    /// The user's custom id.
+    pub user: String,
+    /// The event name.
+    pub name: String,
+    /// What each occurrence's `timestamp` must be (at least one occurrence must exist).
+    pub at: Expect,
+}
+
+impl Evaluate for EventTime {
+    async fn evaluate(&self, probe: &mut Probe<'_>) -> Result<Option<Failure>> {
+        let Self { user, name, at } = self;
+        let events = probe.sim.events(&probe.app.api_key, user).await?;
+        let named: Vec<&Value> = events
+            .iter()
+            .filter(|e| event_name(e) == Some(name.as_str()))
+            .collect();
+        if named.is_empty() {
+            return Ok(fail(
+                format!("user {user}: time of event {name:?}"),
+                at.describe(),
+                "no occurrence of that event".into(),
+            ));
+        }
+        for e in named {
+            let t = e.get("timestamp");
+            if !at.holds(t) {
+                return Ok(fail(
+                    format!("user {user}: time of event {name:?}"),
+                    at.describe(),
+                    found_text(t),
+                ));
+            }
+        }
+        Ok(None)
+    }
+}

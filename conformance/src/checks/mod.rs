@@ -14,15 +14,17 @@ pub mod events;
 pub mod forwarder;
 pub mod journal;
 pub mod member;
+pub mod site_views;
 pub mod user;
 
 pub use attribute::Attribute;
 pub use company::{CompanyField, CompanyUnique};
-pub use events::Events;
+pub use events::{EventTime, Events};
 pub use forwarder::{ApiKeyRequired, Dropped};
 pub(crate) use journal::journal_mark;
-pub use journal::Answered;
+pub use journal::{Answered, Headers, Requested};
 pub use member::Member;
+pub use site_views::SiteViews;
 pub use user::{UserExists, UserField};
 
 use serde_json::Value;
@@ -114,18 +116,14 @@ check_kinds! {
     ApiKeyRequired(ApiKeyRequired),
     /// The simulator answered a status a bounded number of times during the step.
     Answered(Answered),
-}
-
-/// Finds `field` (or the first present of `a|b|c`) at the top level of `obj`; returns the name
-/// found (or the first alternative) and the value.
-fn first_present<'a>(obj: &'a Value, field: &str) -> (String, Option<&'a Value>) {
-    let names: Vec<&str> = field.split('|').collect();
-    for name in &names {
-        if let Some(v) = obj.get(*name).filter(|v| !v.is_null()) {
-            return (name.to_string(), Some(v));
-        }
-    }
-    (names[0].to_string(), None)
+    /// The time of a user's occurrences of one event.
+    EventTime(EventTime),
+    /// A user's site views (count, URL, title, time of the last one).
+    SiteViews(SiteViews),
+    /// Every request of the step carried the version header and the `Token` authorization.
+    Headers(Headers),
+    /// How many requests of one method and path the forwarder made during the step.
+    Requested(Requested),
 }
 
 /// How a found value reads in a report.
@@ -146,6 +144,8 @@ fn fail(check: String, expected: String, found: String) -> Option<Failure> {
 }
 
 /// Judges `field` of an object read by custom id (`what` = "user" or "company"); `None` = holds.
+/// `field` is one name: a check never accepts one of several fields (a forwarder writing the
+/// first name into `last_name` must fail `first_name`, not pass through the derived `name`).
 fn judge_field(
     what: &str,
     id: &str,
@@ -160,12 +160,13 @@ fn judge_field(
             format!("no such {what} (404)"),
         ),
         Some(obj) => {
-            let (name, v) = first_present(&obj, field);
+            // Unset fields read as `null`: reported as absent.
+            let v = obj.get(field).filter(|v| !v.is_null());
             if expect.holds(v) {
                 None
             } else {
                 fail(
-                    format!("{what} {id}: {name}"),
+                    format!("{what} {id}: {field}"),
                     expect.describe(),
                     found_text(v),
                 )

@@ -14,8 +14,7 @@ pub struct UserExists {
     pub exists: bool,
 }
 
-/// A field of the user. `field` may list alternatives (`first_name|name`): the first present
-/// one is checked.
+/// A field of the user.
 #[derive(Clone, Debug)]
 pub struct UserField {
     /// The user's custom id.

@@ -5,18 +5,102 @@
 use std::time::Duration;
 
 use usercom_conformance::runner::{
-    run_external, run_in_process, selected_cases, ExternalOptions, RunOptions,
+    run_external, run_in_process, run_in_process_with, selected_cases, ExternalOptions, RunOptions,
 };
+use usercom_conformance::target::InProcess;
+
+use usercom_conformance::Report;
 
 use crate::support::{free_addr, runtime, start_wrong_forwarder};
+
+/// Cases written for forwarder rules that are being implemented on another branch (design.md,
+/// "The forwarder"): they may fail until it merges. Every other case must pass; a listed case
+/// that passes is reported so the list can shrink, never a failure.
+pub const AWAITING_FORWARDER: &[&str] = &[
+    // The forwarder defines a missing attribute itself (today the simulator auto-creates it).
+    "custom_trait_new_defined_by_the_forwarder",
+    // A page with no URL anywhere is skipped (today it still records a site view).
+    "page_without_url_skipped",
+    // Numeric timestamps (seconds, or milliseconds above 1e11) are accepted.
+    "track_time_numeric_seconds_and_milliseconds",
+    // receivedAt − (sentAt − originalTimestamp) when there is no timestamp.
+    "track_time_skew_corrected_without_timestamp",
+    // A trait named like a typed User.com field never sinks the call.
+    "identify_typed_name_trait_status_invalid_kept",
+    "identify_typed_name_trait_tags_invalid_kept",
+    "identify_typed_name_trait_score_invalid_kept",
+    "identify_typed_name_trait_unsubscribed_invalid_kept",
+    "identify_typed_name_trait_notifications_invalid_kept",
+    "identify_typed_name_trait_assigned_to_invalid_kept",
+    "identify_typed_name_trait_company_custom_id_invalid_kept",
+    "identify_typed_name_traits_valid_converted",
+    "group_typed_name_trait_tags_invalid_kept",
+    // An invalid e-mail is dropped, the rest applied.
+    "identify_invalid_email_dropped_rest_applied",
+    // camelCase and snake_case of one name land in one attribute.
+    "identify_camel_and_snake_keys_land_in_one_attribute",
+    "identify_read_only_created_at_kept_as_segment_created_at",
+    // traits.company on identify makes the user a member.
+    "identify_company_trait_makes_member",
+    // integrations opt-outs are skipped.
+    "integrations_opt_out_skipped",
+];
+
+/// Every case passes except those [`AWAITING_FORWARDER`]; prints which of those pass already.
+pub fn assert_passes_but_awaiting(report: &Report) {
+    assert_eq!(report.cases.len(), selected_cases(None).len());
+    let unexpected: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed() && !AWAITING_FORWARDER.contains(&c.id.as_str()))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "failing cases: {unexpected:?}\n{}",
+        report.table()
+    );
+    let now_passing: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| c.passed() && AWAITING_FORWARDER.contains(&c.id.as_str()))
+        .map(|c| c.id.as_str())
+        .collect();
+    if !now_passing.is_empty() {
+        eprintln!(
+            "awaited cases that pass now (remove them from AWAITING_FORWARDER): {now_passing:?}"
+        );
+    }
+    for id in AWAITING_FORWARDER {
+        assert!(
+            report.case(id).is_some(),
+            "AWAITING_FORWARDER names {id}, which is not in the catalogue"
+        );
+    }
+}
 
 #[test]
 fn whole_catalogue_passes_in_process() {
     let report = runtime()
         .block_on(run_in_process(&RunOptions::default()))
         .expect("the harness runs");
-    assert_eq!(report.cases.len(), selected_cases(None).len());
-    assert!(report.all_passed(), "{}", report.table());
+    assert_passes_but_awaiting(&report);
+}
+
+#[test]
+fn whole_catalogue_passes_in_process_through_our_ingress() {
+    // Each delivery through a fresh ingress of our forwarder (an app per case, concurrently),
+    // refusing at once when full: the accept path (`try_accept`) is under test, so an ingress
+    // that answers 200 and queues nothing fails every case.
+    let in_process = InProcess {
+        via_ingress: true,
+        ..InProcess::new()
+    };
+    let report = runtime()
+        .block_on(run_in_process_with(&RunOptions::default(), in_process))
+        .expect("the harness runs");
+    assert!(report.target.contains("ingress"), "{}", report.target);
+    assert_passes_but_awaiting(&report);
 }
 
 #[test]
@@ -43,8 +127,7 @@ fn whole_catalogue_passes_against_our_ingress_in_external_mode() {
             .await
             .expect("the harness runs");
         ingress.shutdown().await;
-        assert_eq!(report.cases.len(), selected_cases(None).len());
-        assert!(report.all_passed(), "{}", report.table());
+        assert_passes_but_awaiting(&report);
     });
 }
 
@@ -128,4 +211,51 @@ fn a_forwarder_url_pointing_at_nothing_fails_every_case() {
             );
         }
     });
+}
+
+#[test]
+fn each_plausible_wrong_forwarder_fails_the_cases_aimed_at_its_mistake() {
+    let rt = runtime();
+    let mut survivors = Vec::new();
+    for (mistake, cases) in crate::wrong::table() {
+        let report = rt.block_on(async {
+            let mock_addr = free_addr();
+            let key = "ext-key-mistake";
+            let (url, guard) =
+                crate::wrong::start(mistake, format!("http://{mock_addr}"), key).await;
+            let ext = ExternalOptions {
+                forwarder_url: url,
+                mock_listen: mock_addr,
+                api_key: key.into(),
+                write_key: None,
+            };
+            let opts = RunOptions {
+                filter: Some(cases.join(",")),
+                timeout: Duration::from_secs(3),
+                ..RunOptions::default()
+            };
+            let report = run_external(&ext, &opts).await.expect("the harness runs");
+            guard.stop().await;
+            report
+        });
+        // The report a user would read: every aimed case failing, with expected vs found.
+        eprintln!("--- {mistake:?}\n{}", report.table());
+        for id in cases {
+            match report.case(id) {
+                Some(c) if !c.passed() => {
+                    assert!(
+                        c.failures.iter().all(|f| !f.expected.is_empty()),
+                        "{mistake:?}: {id}: {:?}",
+                        c.failures
+                    );
+                }
+                Some(_) => survivors.push(format!("{mistake:?} passes {id}")),
+                None => survivors.push(format!("{mistake:?}: no case {id}")),
+            }
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "wrong forwarders that pass: {survivors:#?}"
+    );
 }

@@ -6,3 +6,4 @@ mod catalogue;
 mod properties;
 mod snapshots;
 mod support;
+mod wrong;

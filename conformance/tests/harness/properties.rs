@@ -97,35 +97,108 @@ fn value_type() -> impl Strategy<Value = ValueType> {
         Just(ValueType::Date),
         Just(ValueType::Datetime),
         Just(ValueType::String),
-        Just(ValueType::Fixed(vec!["gold".into(), "silver".into()])),
+        Just(ValueType::Fixed(vec![
+            "gold".into(),
+            "silver".into(),
+            "1".into(),
+            "true".into()
+        ])),
         Just(ValueType::Json),
     ]
 }
 
-/// Trait values of every JSON type, biased towards the interesting conversions.
+/// Trait values of every JSON type, made to hit the edges of the conversion table
+/// (`docs/CONVERSIONS.md`) on purpose: numeric strings with exponents, decimals, signs and
+/// whitespace, non-ASCII digits, huge and out-of-range numbers, `1.0`/`0`, dates and datetimes
+/// in every accepted (and some refused) format, fractional unix seconds, nulls, nested objects.
 fn trait_value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        (-1000i64..100_000).prop_map(Value::from),
-        prop::sample::select(vec![0.5f64, 1.5, -2.25, 10.75]).prop_map(Value::from),
-        prop::sample::select(vec![
-            "123",
-            " 42 ",
-            "abc",
-            "true",
-            "FALSE",
-            "1",
-            "0",
-            "2024-05-01",
-            "2024-05-01T10:00:00Z",
-            "gold",
-            "bronze",
-            "żółć",
-        ])
-        .prop_map(Value::from),
-        Just(json!({"a": 1, "b": [true, null]})),
-        Just(json!([1, "x"])),
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::from),
+        2 => prop::sample::select(edge_numbers()),
+        4 => prop::sample::select(edge_strings()).prop_map(Value::from),
+        1 => prop::sample::select(vec![
+            json!({"a": 1, "b": [true, null]}),
+            json!([1, "x"]),
+            json!({"x": {"y": [1, {"z": null}]}}),
+            json!(["gold"]),
+            json!({}),
+        ]),
+        1 => (-1000i64..100_000).prop_map(Value::from),
+        // Floats of up to 12 significant digits: serde_json without `float_roundtrip` (the
+        // workspace's build) may read a 17-digit float 1 ULP off, which changes its text on
+        // every JSON hop (found by this property; see docs/CONVERSIONS.md).
+        1 => (-1_000_000_000i64..1_000_000_000).prop_map(|n| Value::from(n as f64 / 1000.0)),
+    ]
+}
+
+fn edge_numbers() -> Vec<Value> {
+    vec![
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(0.0),
+        json!(1.0),
+        json!(0.5),
+        json!(4.0),
+        json!(-2.25),
+        json!(1.5),
+        json!(1e3),
+        json!(1e19),
+        json!(1e20),
+        json!(1e300),
+        json!(1_700_000_000),
+        json!(1_700_000_000.123),
+        json!(-1.5),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(u64::MAX),
+        json!(9_223_372_036_854_775_808u64),
+    ]
+}
+
+fn edge_strings() -> Vec<&'static str> {
+    vec![
+        "123",
+        " 42 ",
+        "\u{a0}7\u{a0}",
+        "4.0",
+        "1e3",
+        "1.5e1",
+        "+7",
+        "-0",
+        ".5",
+        "2.5",
+        "abc",
+        "",
+        "true",
+        "FALSE",
+        " True ",
+        "1",
+        "0",
+        "1.0",
+        "yes",
+        "NaN",
+        "inf",
+        "1e400",
+        "\u{664}\u{662}",
+        "9223372036854775807",
+        "9223372036854775808",
+        "0x10",
+        "1_000",
+        "2024-05-01",
+        " 2024-05-01 ",
+        "2024-5-1",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T23:30:00-05:00",
+        "2024-05-01T10:00:00",
+        "2024-05-01 10:00:00",
+        "2024-05-01T10:00:00.123456Z",
+        "1700000000",
+        "gold",
+        "silver",
+        "bronze",
+        "żółć",
     ]
 }
 
@@ -149,6 +222,8 @@ enum Op {
         who: (Option<u8>, Option<u8>),
         email: Option<u8>,
         traits: Map<String, Value>,
+        /// One of [`standard_traits`] (the last one is a full `context` instead).
+        std: Option<u8>,
     },
     Page {
         who: (Option<u8>, Option<u8>),
@@ -169,11 +244,53 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (who(), prop::option::of(0u8..2), traits(USER_KEYS)).prop_map(|(who, email, traits)| Op::Identify { who, email, traits }),
+        3 => (who(), prop::option::of(0u8..2), traits(USER_KEYS), prop::option::of(0u8..4)).prop_map(|(who, email, traits, std)| Op::Identify { who, email, traits, std }),
         2 => (who(), 0u32..2000).prop_map(|(who, hour)| Op::Page { who, hour }),
         2 => (who(), 0u8..2, traits(EVENT_KEYS), 0u32..2000).prop_map(|(who, event, props, hour)| Op::Track { who, event, props, hour }),
-        1 => (who(), 0u8..2, traits(COMPANY_KEYS)).prop_map(|(who, group, traits)| Op::Group { who, group, traits }),
+        1 => (who(), 0u8..2, traits(COMPANY_KEYS), prop::option::of((trait_value(), any::<bool>()))).prop_map(|(who, group, mut traits, semantic)| {
+            if let Some((employees, with_address)) = semantic {
+                traits.insert("employees".into(), employees);
+                traits.insert("phone".into(), json!("+48 22 000 00 00"));
+                traits.insert("description".into(), json!("Anvils"));
+                traits.insert("email".into(), json!("office@acme.example"));
+                if with_address {
+                    traits.insert("address".into(), json!({"street": "Prosta 20", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-850", "country": "Poland"}));
+                }
+            }
+            Op::Group { who, group, traits }
+        }),
     ]
+}
+
+/// Standard identify traits in the spellings the doc and design.md name (the index is
+/// `Op::Identify::std`; index 3 sends a full context instead).
+fn standard_traits(i: u8) -> Value {
+    match i {
+        0 => {
+            json!({"first_name": "Ada", "last_name": "Lovelace", "phone": "+48 22 123 45 67", "gender": "f",
+                    "address": {"street": "Marszałkowska 1", "city": "Warsaw", "state": "Mazowieckie", "postalCode": "00-001", "country": "Poland"}})
+        }
+        1 => {
+            json!({"firstName": "Grace", "lastName": null, "last_name": "Hopper", "gender": "MALE"})
+        }
+        2 => {
+            json!({"name": "Ada King Lovelace", "gender": "x", "address": {"region": "Małopolskie", "city": "Kraków"}})
+        }
+        _ => json!({}),
+    }
+}
+
+fn full_context() -> Value {
+    json!({
+        "ip": "203.0.113.7",
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "locale": "pl-PL",
+        "timezone": "Europe/Warsaw",
+        "os": {"name": "Windows", "version": "10"},
+        "device": {"name": "Work laptop", "type": "desktop"},
+        "screen": {"width": 1920, "height": 1080},
+        "page": {"url": "https://shop.example.com/ctx", "path": "/ctx"}
+    })
 }
 
 fn defs() -> impl Strategy<Value = Vec<(Kind, String, ValueType)>> {
@@ -216,16 +333,28 @@ fn messages(pfx: &str, ops: &[Op]) -> Vec<Value> {
         .enumerate()
         .map(|(i, op)| {
             let (who, mut m) = match op {
-                Op::Identify { who, email, traits } => {
+                Op::Identify { who, email, traits, std } => {
                     let mut t = traits.clone();
+                    if let Some(Value::Object(s)) = std.map(standard_traits) {
+                        t.extend(s);
+                    }
                     if let Some(e) = email {
                         t.insert("email".into(), json!(format!("e{e}@example.com")));
                     }
-                    (who, json!({"type": "identify", "traits": t, "timestamp": ts(0)}))
+                    let mut m = json!({"type": "identify", "traits": t, "timestamp": ts(0)});
+                    if *std == Some(3) {
+                        m["context"] = full_context();
+                    }
+                    (who, m)
                 }
+                // Title from properties.title on even hours, from the page name on odd ones.
                 Op::Page { who, hour } => (
                     who,
-                    json!({"type": "page", "timestamp": ts(*hour), "properties": {"url": "https://shop.example.com/p", "path": "/p"}}),
+                    if hour % 2 == 0 {
+                        json!({"type": "page", "name": "Shop", "timestamp": ts(*hour), "properties": {"url": format!("https://shop.example.com/p{}", hour % 3), "path": "/p", "title": "Product"}})
+                    } else {
+                        json!({"type": "page", "name": "Shop", "timestamp": ts(*hour), "properties": {"url": "https://shop.example.com/p", "path": "/p"}})
+                    },
                 ),
                 Op::Track { who, event, props, hour } => (
                     who,
@@ -289,7 +418,7 @@ proptest! {
             model.apply_all(&msgs);
             let summary = send(&env.sim, &app, msgs.clone(), 8).await;
             assert_eq!(summary.dead_lettered, 0, "nothing should be dead-lettered: {summary}");
-            let seen = env.sim.observe(&app.api_key, model.users.keys()).await.expect("read state");
+            let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
             model.compare(&seen, &single_writer_companies(&msgs))
         });
         prop_assert!(diffs.is_empty(), "simulator differs from the model:\n{}", diffs.join("\n"));
@@ -338,7 +467,7 @@ proptest! {
     #[test]
     fn concurrency_never_duplicates_users_or_companies(
         ops in prop::collection::vec(prop_oneof![
-            (0u8..3).prop_map(|u| Op::Identify { who: (Some(u), None), email: None, traits: Map::new() }),
+            (0u8..3).prop_map(|u| Op::Identify { who: (Some(u), None), email: None, traits: Map::new(), std: None }),
             (0u8..3, 0u8..2).prop_map(|(u, g)| Op::Group { who: (Some(u), None), group: g, traits: Map::new() }),
             (0u8..3).prop_map(|u| Op::Page { who: (Some(u), None), hour: 1 }),
         ], 2..24),
@@ -381,6 +510,189 @@ proptest! {
         let want: Vec<String> = model.companies.keys().cloned().collect();
         prop_assert_eq!(company_ids, want, "companies (sorted custom ids)");
     }
+}
+
+/// (type, value) pairs where the simulator does not follow `docs/CONVERSIONS.md` yet (listed
+/// there, "Where the simulator does something else today"): a difference on one of these is
+/// reported, not failed, until the simulator is aligned. Anything else must agree exactly.
+fn awaiting_simulator(t: &ValueType, v: &Value) -> bool {
+    match t {
+        // Boolean 1.0 / 0.0: the simulator reads only the JSON integers 1 and 0.
+        ValueType::Boolean => v.is_f64(),
+        // Integer 2^63: the simulator's range check lets it through, saturated.
+        ValueType::Integer => match v {
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|f| f == 9_223_372_036_854_775_808.0),
+            Value::Number(n) => n.is_f64() && n.as_f64() == Some(9_223_372_036_854_775_808.0),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: config().cases * 4, ..config() })]
+
+    /// The model and the simulator agree on every (type, value) pair the generators produce:
+    /// each pair is sent straight to the simulator (REST, no forwarder) as one attribute of one
+    /// user, defined with that type (or not defined: a new string attribute), and read back.
+    #[test]
+    fn conversion_table_matches_the_simulator(
+        pairs in prop::collection::vec((prop::option::of(value_type()), trait_value()), 1..24),
+    ) {
+        let env = env();
+        let (diffs, tolerated) = env.rt.block_on(async {
+            let app = env.sim.create_app().await.expect("app");
+            let mut body = Map::new();
+            body.insert("custom_id".into(), json!("u"));
+            let mut model = Model::default();
+            for (i, (t, v)) in pairs.iter().enumerate() {
+                let name = format!("a{i}");
+                if let Some(t) = t {
+                    let choices = match t { ValueType::Fixed(c) => c.clone(), _ => Vec::new() };
+                    env.sim.define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices).await.expect("define");
+                    model.defs.insert((Kind::User, name.clone()), t.clone());
+                }
+                body.insert(name, v.clone());
+            }
+            env.sim.upsert_user(&app.api_key, &Value::Object(body.clone())).await.expect("upsert");
+            let mut traits = body.clone();
+            traits.remove("custom_id");
+            model.apply(&json!({"type": "identify", "userId": "u", "traits": traits}));
+            let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
+            let mut diffs = Vec::new();
+            let mut tolerated = Vec::new();
+            for d in model.compare(&seen, &BTreeSet::new()) {
+                let pair = d.split_once(": a").and_then(|(_, rest)| rest.split_once(' ')).and_then(|(i, _)| i.parse::<usize>().ok()).and_then(|i| pairs.get(i));
+                match pair {
+                    Some((t, v)) if awaiting_simulator(&t.clone().unwrap_or(ValueType::String), v) => tolerated.push(d),
+                    _ => diffs.push(d),
+                }
+            }
+            // A value the model ignores must not be stored either (compare only sees expected keys).
+            let got = seen.users.iter().find(|u| u["custom_id"] == "u").cloned().unwrap_or_default();
+            let want = &model.users["u"];
+            for (i, (t, v)) in pairs.iter().enumerate() {
+                let name = format!("a{i}");
+                if !want.attrs.contains_key(&name) && !got[&name].is_null() {
+                    let t = t.clone().unwrap_or(ValueType::String);
+                    let d = format!("user u: {name} ({}) from {v}: expected ignored, found {}", t.api_name(), got[&name]);
+                    if awaiting_simulator(&t, v) { tolerated.push(d) } else { diffs.push(d) }
+                }
+            }
+            (diffs, tolerated)
+        });
+        if !tolerated.is_empty() {
+            eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:?}");
+        }
+        prop_assert!(diffs.is_empty(), "simulator and model differ on the conversion table:\n{}\npairs: {:?}", diffs.join("\n"), pairs);
+    }
+}
+
+/// Every edge value of the generators, against every type, in one deterministic sweep (the
+/// property above samples; this one makes sure no edge value is left out of any run).
+#[test]
+fn conversion_table_sweep_matches_the_simulator() {
+    let env = env();
+    let types = [
+        ValueType::Boolean,
+        ValueType::Integer,
+        ValueType::Float,
+        ValueType::Date,
+        ValueType::Datetime,
+        ValueType::String,
+        ValueType::Fixed(vec![
+            "gold".into(),
+            "silver".into(),
+            "1".into(),
+            "true".into(),
+        ]),
+        ValueType::Json,
+    ];
+    let values: Vec<Value> = edge_numbers()
+        .into_iter()
+        .chain(edge_strings().into_iter().map(Value::from))
+        .chain([
+            Value::Null,
+            json!(true),
+            json!(false),
+            json!({"a": [1, null]}),
+            json!(["gold"]),
+        ])
+        .collect();
+    let (diffs, tolerated) = env.rt.block_on(async {
+        let mut diffs = Vec::new();
+        let mut tolerated = Vec::new();
+        for t in &types {
+            let app = env.sim.create_app().await.expect("app");
+            let choices = match t {
+                ValueType::Fixed(c) => c.clone(),
+                _ => Vec::new(),
+            };
+            let mut model = Model::default();
+            let mut body = Map::new();
+            body.insert("custom_id".into(), json!("u"));
+            for (i, v) in values.iter().enumerate() {
+                let name = format!("a{i}");
+                env.sim
+                    .define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices)
+                    .await
+                    .expect("define");
+                model.defs.insert((Kind::User, name.clone()), t.clone());
+                body.insert(name, v.clone());
+            }
+            env.sim
+                .upsert_user(&app.api_key, &Value::Object(body.clone()))
+                .await
+                .expect("upsert");
+            model.apply(&json!({"type": "identify", "userId": "u", "traits": body}));
+            let seen = env
+                .sim
+                .observe(&app, model.users.keys())
+                .await
+                .expect("read state");
+            let got = seen
+                .users
+                .iter()
+                .find(|u| u["custom_id"] == "u")
+                .cloned()
+                .unwrap_or_default();
+            let want = &model.users["u"];
+            for (i, v) in values.iter().enumerate() {
+                let name = format!("a{i}");
+                let w = want.attrs.get(&name);
+                let g = Some(&got[&name]).filter(|g| !g.is_null());
+                let same = match (w, g) {
+                    (None, None) => true,
+                    (Some(w), Some(g)) => match t {
+                        ValueType::Datetime => {
+                            usercom_conformance::expect::parse_instant(w)
+                                == usercom_conformance::expect::parse_instant(g)
+                        }
+                        _ => usercom_conformance::expect::json_eq(w, g),
+                    },
+                    _ => false,
+                };
+                if !same {
+                    let d = format!("{} from {v}: model {w:?}, simulator {g:?}", t.api_name());
+                    if awaiting_simulator(t, v) {
+                        tolerated.push(d)
+                    } else {
+                        diffs.push(d)
+                    }
+                }
+            }
+        }
+        (diffs, tolerated)
+    });
+    eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:#?}");
+    assert!(
+        diffs.is_empty(),
+        "simulator and model differ:\n{}",
+        diffs.join("\n")
+    );
 }
 
 /// Arbitrary JSON, up to a small depth.

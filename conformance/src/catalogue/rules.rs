@@ -1,0 +1,290 @@
+//! The forwarder rules that make the doc's sentences precise where input is awkward (design.md,
+//! "The forwarder"): a trait named like a typed User.com field never sinks the call, an invalid
+//! e-mail is dropped and the rest applied, camelCase and snake_case keys land in one attribute,
+//! `traits.company` makes the user a member, and `integrations` opt-outs are honoured.
+//!
+//! Each case quotes the doc sentence it refines and names the rule (`Case::with_rule`).
+
+use serde_json::{json, Map, Value};
+
+use super::{one_step, Case, Ctx, Scenario, Step};
+use crate::checks::{user, Attribute, Member, Requested, UserExists};
+use crate::expect::Expect;
+
+/// Custom traits.
+const CUSTOM: &str = "Other custom fields present in traits are added as custom attributes.";
+
+/// Identify mapping.
+const IDENTIFY: &str = "Calling .identify() causes User.com to automatically map the call’s traits and context data to appropriate fields in the user profile.";
+
+/// Group semantic traits.
+const GROUP_CUSTOM: &str =
+    "Any custom traits of the .group() call will follow same logic as Identify method.";
+
+/// The API key (the destination receives what Segment sends it).
+const SETTINGS: &str = "Segment lets you change these destination settings from the Segment app without having to touch any code.";
+
+const TYPED_NAME_RULE: &str = "design.md: a trait named like a typed User.com field the doc does not map never sinks the call: converted when valid, else kept as the custom attribute segment_<name>; the rest is applied";
+
+/// The `integrations` rule.
+const INTEGRATIONS_RULE: &str = "design.md, Delivery: `integrations` opt-outs (`All: false` without `User.com: true`, or `User.com: false`) are skipped: nothing is sent";
+
+/// The rule cases, in report order.
+pub(super) fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (name, bad, stored) in typed_name_table() {
+        cases.push(
+            Case::new(
+                format!("identify_typed_name_trait_{name}_invalid_kept"),
+                CUSTOM,
+                move |ctx: &Ctx| typed_name_invalid(ctx, name, &bad, stored),
+            )
+            .with_rule(TYPED_NAME_RULE),
+        );
+    }
+    cases.extend([
+        Case::new(
+            "identify_typed_name_traits_valid_converted",
+            CUSTOM,
+            typed_name_valid,
+        )
+        .with_rule(TYPED_NAME_RULE),
+        Case::new(
+            "group_typed_name_trait_tags_invalid_kept",
+            GROUP_CUSTOM,
+            group_tags_invalid,
+        )
+        .with_rule(TYPED_NAME_RULE),
+        Case::new(
+            "identify_invalid_email_dropped_rest_applied",
+            IDENTIFY,
+            invalid_email,
+        )
+        .with_rule("design.md: one bad field never loses the message; an invalid e-mail is dropped (counted), the rest of the identify is applied"),
+        Case::new("identify_camel_and_snake_keys_land_in_one_attribute", CUSTOM, key_normalisation)
+            .with_rule("design.md: keys normalised to name_std; camelCase and snake_case of one name land in one key (planName → plan_name)"),
+        Case::new("identify_read_only_created_at_kept_as_segment_created_at", CUSTOM, created_at)
+            .with_rule("design.md: a trait never overwrites a read-only field (created_at): kept as segment_created_at, whichever spelling (createdAt, created_at)"),
+        Case::new("identify_company_trait_makes_member", IDENTIFY, company_trait)
+            .with_rule("forwarder rule: traits.company (an object with id and/or name) on identify makes the user a member of that company (by id)"),
+        Case::new("integrations_opt_out_skipped", SETTINGS, integrations)
+            .with_rule(INTEGRATIONS_RULE),
+    ]);
+    cases
+}
+
+/// A typed User.com user field the doc does not map, an invalid value for it, and the text the
+/// value is kept as (a new attribute is a string: the value stringified).
+fn typed_name_table() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        ("status", json!("banana"), "banana"),
+        ("tags", json!({"a": 1}), "{\"a\":1}"),
+        ("score", json!("high"), "high"),
+        ("unsubscribed", json!("maybe"), "maybe"),
+        ("notifications", json!("maybe"), "maybe"),
+        ("assigned_to", json!("nobody"), "nobody"),
+        ("company_custom_id", json!({"x": 1}), "{\"x\":1}"),
+    ]
+}
+
+fn typed_name_invalid(ctx: &Ctx, name: &str, bad: &Value, stored: &str) -> Scenario {
+    let u = ctx.id("u");
+    let plan = ctx.attr("plan");
+    let mut traits = Map::new();
+    traits.insert(name.to_string(), bad.clone());
+    traits.insert("first_name".into(), json!("Ada"));
+    traits.insert(plan.clone(), json!("pro"));
+    one_step(
+        vec![ctx.identify(&u, Value::Object(traits))],
+        vec![
+            user::field(&u, &format!("segment_{name}"), Expect::Eq(json!(stored))),
+            user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+            user::field(&u, &plan, Expect::Eq(json!("pro"))),
+        ],
+    )
+}
+
+fn typed_name_valid(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({"score": "12", "unsubscribed": "true", "first_name": "Ada"}),
+        )],
+        vec![
+            user::field(&u, "score", Expect::Eq(json!(12))),
+            user::field(&u, "unsubscribed", Expect::Eq(json!(true))),
+            user::field(&u, "segment_score", Expect::Absent),
+            user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+        ],
+    )
+}
+
+fn group_tags_invalid(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    one_step(
+        vec![ctx.group(
+            &u,
+            &g,
+            json!({"name": "Acme", "tags": {"a": 1}, "description": "Anvils"}),
+        )],
+        vec![
+            crate::checks::company::field(&g, "segment_tags", Expect::Eq(json!("{\"a\":1}"))),
+            crate::checks::company::field(&g, "name", Expect::Eq(json!("Acme"))),
+            crate::checks::company::field(&g, "description", Expect::Eq(json!("Anvils"))),
+            Member {
+                user: u,
+                company: g,
+            }
+            .into(),
+        ],
+    )
+}
+
+fn invalid_email(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let note = ctx.attr("note");
+    let mut traits = Map::new();
+    traits.insert("email".into(), json!("not an email"));
+    traits.insert("first_name".into(), json!("Ada"));
+    traits.insert(note.clone(), json!("kept"));
+    one_step(
+        vec![ctx.identify(&u, Value::Object(traits))],
+        vec![
+            user::field(&u, "email", Expect::Absent),
+            user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+            user::field(&u, &note, Expect::Eq(json!("kept"))),
+        ],
+    )
+}
+
+fn key_normalisation(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    // `planName_c07` → `plan_name_c07`; in an app of its own, `planName` → `plan_name`.
+    let camel = ctx.attr("planName");
+    let snake = ctx.attr("plan_name");
+    let glued = ctx.attr("planname");
+    let mut traits = Map::new();
+    traits.insert(camel, json!("pro"));
+    one_step(
+        vec![ctx.identify(&u, Value::Object(traits))],
+        vec![
+            user::field(&u, &snake, Expect::Eq(json!("pro"))),
+            Attribute {
+                content_type: "clientuser",
+                name: snake,
+                value_type: Expect::Eq(json!("string")),
+            }
+            .into(),
+            Attribute {
+                content_type: "clientuser",
+                name: glued,
+                value_type: Expect::Absent,
+            }
+            .into(),
+        ],
+    )
+}
+
+fn created_at(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let v = ctx.id("v");
+    let t = "2020-01-02T03:04:05Z";
+    one_step(
+        vec![
+            ctx.identify(&u, json!({"createdAt": t})),
+            ctx.identify(&v, json!({"created_at": t})),
+        ],
+        vec![
+            user::field(&u, "segment_created_at", Expect::Eq(json!(t))),
+            user::field(&v, "segment_created_at", Expect::Eq(json!(t))),
+            user::field(&u, "created_at", Expect::Present),
+        ],
+    )
+}
+
+fn company_trait(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let v = ctx.id("v");
+    let g = ctx.id("g");
+    Scenario {
+        steps: vec![
+            Step {
+                events: vec![ctx.group(&v, &g, json!({"name": "Acme"}))],
+                checks: vec![crate::checks::company::field(
+                    &g,
+                    "name",
+                    Expect::Eq(json!("Acme")),
+                )],
+            },
+            Step {
+                events: vec![ctx.identify(
+                    &u,
+                    json!({"email": "member@example.com", "company": {"id": g, "name": "Acme"}}),
+                )],
+                checks: vec![
+                    Member {
+                        user: u.clone(),
+                        company: g,
+                    }
+                    .into(),
+                    user::field(&u, "email", Expect::Eq(json!("member@example.com"))),
+                ],
+            },
+        ],
+        ..Scenario::default()
+    }
+}
+
+fn integrations(ctx: &Ctx) -> Scenario {
+    let control = ctx.id("control");
+    let all_off = ctx.id("alloff");
+    let ours_off = ctx.id("oursoff");
+    let ours_on = ctx.id("ourson");
+    let with = |user: &str, integrations: Value| {
+        ctx.message(
+            "identify",
+            Some(user),
+            None,
+            json!({"traits": {"email": "x@example.com"}, "integrations": integrations}),
+        )
+    };
+    let track_off = ctx.message(
+        "track",
+        Some(&all_off),
+        None,
+        json!({"event": ctx.event("Opted Out"), "properties": {}, "integrations": {"All": false}}),
+    );
+    one_step(
+        vec![
+            with(&control, json!({})),
+            with(&all_off, json!({"All": false})),
+            with(&ours_off, json!({"User.com": false})),
+            with(&ours_on, json!({"All": false, "User.com": true})),
+            track_off,
+        ],
+        vec![
+            user::exists(&control),
+            user::exists(&ours_on),
+            UserExists {
+                id: all_off.clone(),
+                exists: false,
+            }
+            .into(),
+            UserExists {
+                id: ours_off,
+                exists: false,
+            }
+            .into(),
+            Requested {
+                method: None,
+                path: format!("/users-by-id/{all_off}/"),
+                body_has: None,
+                at_least: 0,
+                at_most: 0,
+            }
+            .into(),
+        ],
+    )
+}
