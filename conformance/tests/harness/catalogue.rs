@@ -13,38 +13,10 @@ use usercom_conformance::Report;
 
 use crate::support::{free_addr, runtime, start_wrong_forwarder};
 
-/// Cases written for forwarder rules that are being implemented on another branch (design.md,
-/// "The forwarder"): they may fail until it merges. Every other case must pass; a listed case
-/// that passes is reported so the list can shrink, never a failure.
-pub const AWAITING_FORWARDER: &[&str] = &[
-    // The forwarder defines a missing attribute itself (today the simulator auto-creates it).
-    "custom_trait_new_defined_by_the_forwarder",
-    // A page with no URL anywhere is skipped (today it still records a site view).
-    "page_without_url_skipped",
-    // Numeric timestamps (seconds, or milliseconds above 1e11) are accepted.
-    "track_time_numeric_seconds_and_milliseconds",
-    // receivedAt − (sentAt − originalTimestamp) when there is no timestamp.
-    "track_time_skew_corrected_without_timestamp",
-    // A trait named like a typed User.com field never sinks the call.
-    "identify_typed_name_trait_status_invalid_kept",
-    "identify_typed_name_trait_tags_invalid_kept",
-    "identify_typed_name_trait_score_invalid_kept",
-    "identify_typed_name_trait_unsubscribed_invalid_kept",
-    "identify_typed_name_trait_notifications_invalid_kept",
-    "identify_typed_name_trait_assigned_to_invalid_kept",
-    "identify_typed_name_trait_company_custom_id_invalid_kept",
-    "identify_typed_name_traits_valid_converted",
-    "group_typed_name_trait_tags_invalid_kept",
-    // An invalid e-mail is dropped, the rest applied.
-    "identify_invalid_email_dropped_rest_applied",
-    // camelCase and snake_case of one name land in one attribute.
-    "identify_camel_and_snake_keys_land_in_one_attribute",
-    "identify_read_only_created_at_kept_as_segment_created_at",
-    // traits.company on identify makes the user a member.
-    "identify_company_trait_makes_member",
-    // integrations opt-outs are skipped.
-    "integrations_opt_out_skipped",
-];
+/// Cases written ahead of a forwarder rule (design.md, "The forwarder") may be listed here while
+/// the rule is being built: they may fail, and a listed case that passes is reported so the list
+/// shrinks. Empty: every case must pass.
+pub const AWAITING_FORWARDER: &[&str] = &[];
 
 /// Every case passes except those [`AWAITING_FORWARDER`]; prints which of those pass already.
 pub fn assert_passes_but_awaiting(report: &Report) {

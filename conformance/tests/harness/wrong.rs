@@ -187,9 +187,27 @@ async fn usercom(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_default();
     let mut json: Option<Value> = serde_json::from_slice(&body).ok();
+    if p.mistake == Mistake::AudienceAsBoolean
+        && method == Method::POST
+        && path.starts_with("/api/public/attributes/")
+    {
+        // This forwarder decides an attribute's type from the value it sees next (below), so the
+        // definition our forwarder asks for (string) is answered here and never made.
+        let mut answer = json.unwrap_or(Value::Null);
+        answer["id"] = json!(0);
+        answer["name_std"] = answer["name"].clone();
+        return (StatusCode::CREATED, axum::Json(answer)).into_response();
+    }
     if let Some(Value::Object(b)) = json.as_mut() {
         rewrite(p.mistake, &method, &path, b);
         if p.mistake == Mistake::AudienceAsBoolean && path.contains("/users/update_or_create/") {
+            // A boolean trait arrives stringified ("true"): this forwarder sends it as a boolean
+            // and defines its attribute as boolean.
+            for value in b.values_mut() {
+                if let Some(flag) = value.as_str().and_then(|s| s.parse::<bool>().ok()) {
+                    *value = Value::Bool(flag);
+                }
+            }
             define_booleans(&p, &headers, b).await;
         }
     }
