@@ -81,6 +81,13 @@ struct RunArgs {
     /// Cases run at the same time in process (each has its own app).
     #[arg(long, value_name = "N", default_value_t = 4)]
     concurrency: usize,
+    /// Start the simulator in strict mode: as strict as User.com's REST API (undefined custom
+    /// attributes are not stored, wrong-typed values are refused, `Accept: */*; version=2` is
+    /// required). A forwarder that passes both modes does not rely on the simulator doing work
+    /// the real service won't. Works in process and in external mode. The three cases of event
+    /// property types apply to the default mode only (the REST API has no event attributes).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +141,7 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
         filter: args.filter,
         timeout: Duration::from_secs(args.timeout),
         concurrency: args.concurrency,
+        strict: args.strict,
     };
     if runner::selected_cases(opts.filter.as_deref()).is_empty() {
         anyhow::bail!("no case id contains {:?}", opts.filter.unwrap_or_default());

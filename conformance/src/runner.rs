@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Cases run at the same time (isolated mode only).
     pub concurrency: usize,
+    /// Start the simulator in its strict mode (as strict as User.com's REST API: undefined
+    /// attributes not stored, wrong-typed values refused, the v2 `Accept` header required).
+    pub strict: bool,
 }
 
 impl Default for RunOptions {
@@ -48,6 +51,7 @@ impl Default for RunOptions {
             filter: None,
             timeout: Duration::from_secs(10),
             concurrency: 4,
+            strict: false,
         }
     }
 }
@@ -102,6 +106,7 @@ pub async fn run_in_process(opts: &RunOptions) -> Result<Report> {
 pub async fn run_in_process_with(opts: &RunOptions, in_process: InProcess) -> Result<Report> {
     let mock = usercom_mock::MockServer::builder()
         .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .strict(opts.strict)
         .start()
         .await
         .map_err(|e| Error::SimulatorStart(e.to_string()))?;
@@ -121,6 +126,7 @@ pub async fn run_external(ext: &ExternalOptions, opts: &RunOptions) -> Result<Re
     let mock = usercom_mock::MockServer::builder()
         .listen(ext.mock_listen)
         .api_key(ext.api_key.as_str())
+        .strict(opts.strict)
         .start()
         .await
         .map_err(|e| Error::SimulatorStart(format!("at {}: {e}", ext.mock_listen)))?;
@@ -142,9 +148,17 @@ pub async fn run_external(ext: &ExternalOptions, opts: &RunOptions) -> Result<Re
 /// Runs the selected cases against `target` and the simulator `sim`.
 pub async fn run_catalogue(sim: &Sim, target: &Target, mode: AppMode, opts: &RunOptions) -> Report {
     let run = run_id();
-    let cases = selected_cases(opts.filter.as_deref());
+    let mut cases = selected_cases(opts.filter.as_deref());
+    if opts.strict {
+        cases.retain(|(_, c)| !crate::catalogue::DEFAULT_MODE_ONLY.contains(&c.id.as_str()));
+    }
+    let mode_label = if opts.strict {
+        "strict simulator"
+    } else {
+        "default simulator"
+    };
     let mut report = Report {
-        target: target.describe(),
+        target: format!("{}, {mode_label}", target.describe()),
         cases: Vec::new(),
     };
     match &mode {

@@ -426,7 +426,6 @@ fn writer_start(writer: &mut Writer) -> io::Result<()> {
 }
 
 /// Takes the directory's lock (one process per spool).
-#[allow(clippy::incompatible_msrv)] // File::try_lock is Rust 1.89; the toolchain here is newer.
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join("LOCK");
     let file = std::fs::OpenOptions::new()

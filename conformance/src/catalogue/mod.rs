@@ -44,6 +44,18 @@ pub use inputs::{Ctx, DEFAULT_TIME};
 use crate::checks::Check;
 use crate::expect::Expect;
 
+/// Cases that only apply to the simulator's default mode (the behaviour the destination doc
+/// describes for User.com's own Segment ingestion), not to its strict mode (User.com's REST
+/// API): event property types. The REST API takes an event's `data` as free JSON and documents
+/// no event attribute definitions (content types: activity, clientuser, company, deal,
+/// product, ticket), so a forwarder can neither define nor convert event properties there; it
+/// sends them as they are, and `track_records_occurrence` checks that in both modes.
+pub const DEFAULT_MODE_ONLY: [&str; 3] = [
+    "track_creates_event_and_properties",
+    "track_defined_property_converted",
+    "track_unconvertible_property_ignored",
+];
+
 /// Every case, in report order: each file's list, one line per file.
 pub fn catalogue() -> Vec<Case> {
     [

@@ -59,6 +59,39 @@ fn whole_catalogue_passes_in_process() {
     assert_passes_but_awaiting(&report);
 }
 
+/// The same catalogue against the simulator's strict mode (as strict as User.com's REST API):
+/// a forwarder that passes only because the default simulator creates attributes, converts
+/// values or ignores a missing version header fails here.
+#[test]
+fn whole_catalogue_passes_in_process_against_the_strict_simulator() {
+    let opts = RunOptions {
+        strict: true,
+        ..RunOptions::default()
+    };
+    let report = runtime()
+        .block_on(run_in_process(&opts))
+        .expect("the harness runs");
+    assert!(
+        report.target.contains("strict simulator"),
+        "{}",
+        report.target
+    );
+    let expected = usercom_conformance::catalogue::catalogue().len()
+        - usercom_conformance::catalogue::DEFAULT_MODE_ONLY.len();
+    assert_eq!(report.cases.len(), expected);
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "strict mode: {failed:?}\n{}",
+        report.table()
+    );
+}
+
 #[test]
 fn whole_catalogue_passes_in_process_through_our_ingress() {
     // Each delivery through a fresh ingress of our forwarder (an app per case, concurrently),
