@@ -184,7 +184,7 @@ fn fixture_messages() -> Vec<Value> {
             continue;
         }
         out.extend(
-            batch::read_text(&text)
+            usercom_forwarder::input::read_text(&text)
                 .into_iter()
                 .filter_map(|item| match item {
                     batch::Item::Message(m)

@@ -15,7 +15,7 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut planner = Planner::default();
-    for item in batch::read_file(&text) {
+    for item in crate::input::read_file(&text) {
         let value = match item {
             batch::Item::Message(message) => {
                 let decision = mapping::decide(&message);

@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::input::read_input;
 use super::{api_key, config, origin, summary_line, SendArgs};
 use crate::delivery::{Forwarder, Summary};
-use crate::segment::batch::{self, Item};
+use crate::segment::batch::Item;
 
 pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let origin = origin(&args.target)?;
@@ -22,7 +22,7 @@ pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
 
     let mut messages = Vec::new();
     let mut summary = Summary::default();
-    for item in batch::read_file(&text) {
+    for item in crate::input::read_file(&text) {
         match item {
             Item::Message(message) => messages.push(message),
             Item::Invalid(invalid) => {

@@ -378,7 +378,7 @@ mod tests {
         for path in paths {
             let mut planner = Planner::default();
             let mut plans = Vec::new();
-            for item in batch::read_file(&std::fs::read(&path).unwrap()) {
+            for item in crate::input::read_file(&std::fs::read(&path).unwrap()) {
                 plans.push(match item {
                     batch::Item::Message(m) => {
                         planner

@@ -58,13 +58,14 @@ async fn plan_shows_exactly_the_requests_send_makes_for_every_fixture() {
     let mut with_requests = 0;
     for path in fixtures {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let messages: Vec<Value> = batch::read_file(&std::fs::read(&path).unwrap())
-            .into_iter()
-            .filter_map(|item| match item {
-                batch::Item::Message(m) => Some(m),
-                batch::Item::Invalid(_) => None,
-            })
-            .collect();
+        let messages: Vec<Value> =
+            usercom_forwarder::input::read_file(&std::fs::read(&path).unwrap())
+                .into_iter()
+                .filter_map(|item| match item {
+                    batch::Item::Message(m) => Some(m),
+                    batch::Item::Invalid(_) => None,
+                })
+                .collect();
         let app = admin(&mock, reqwest::Method::POST, "apps").await;
         let (app, key) = (
             app["app"].as_str().unwrap(),
