@@ -18,9 +18,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Regenerate fixture snapshots (review the diff before committing).
+# Regenerate fixture snapshots, both simulator modes (review the diff before committing).
 snap:
     cargo run --release -p usercom-conformance -- snapshot
+    cargo run --release -p usercom-conformance -- snapshot --strict
 
 # Side-by-side benchmark; prints a Markdown table.
 bench:

@@ -4,6 +4,8 @@
 //! ingress's ([`crate::segment::batch`]); what is not a message becomes an [`Item::Invalid`]
 //! with a reason naming its line or position, and the rest of the file is still read.
 
+pub mod checkpoint;
+
 use serde_json::Value;
 
 use crate::delivery::dead_letter;

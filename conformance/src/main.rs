@@ -99,9 +99,13 @@ struct SnapshotArgs {
     /// NDJSON, or a capture file with the batch under `body`).
     #[arg(long, value_name = "DIR", default_value = "fixtures/segment")]
     fixtures: PathBuf,
-    /// Where the insta snapshot files live.
+    /// Where the insta snapshot files live (the strict ones in its `strict/` folder).
     #[arg(long, value_name = "DIR", default_value = "fixtures/snapshots")]
     snapshots: PathBuf,
+    /// Take the snapshots against the simulator's strict mode (as strict as User.com's REST
+    /// API), in DIR/strict/, instead of its default mode.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -187,7 +191,12 @@ fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 }
 
 async fn snap(args: SnapshotArgs) -> anyhow::Result<bool> {
-    let outcome = snapshot::sync_dir(&args.fixtures, &args.snapshots, args.check).await?;
+    let dir = if args.strict {
+        args.snapshots.join(snapshot::STRICT_DIR)
+    } else {
+        args.snapshots.clone()
+    };
+    let outcome = snapshot::sync_dir(&args.fixtures, &dir, args.check, args.strict).await?;
     for line in outcome.lines() {
         println!("{line}");
     }

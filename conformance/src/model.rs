@@ -306,6 +306,9 @@ pub struct Model {
     pub users: BTreeMap<String, ModelUser>,
     /// Companies by groupId.
     pub companies: BTreeMap<String, ModelCompany>,
+    /// The simulator's strict mode (User.com's REST API): event data is stored as sent, since
+    /// the REST API has no event attribute definitions to convert it by.
+    pub strict: bool,
 }
 
 impl Model {
@@ -398,7 +401,11 @@ impl Model {
             }
             Some("track") => {
                 let props = obj("properties");
-                let written = self.apply_custom(Kind::Event, &props, &[]);
+                let written = if self.strict {
+                    props.clone().into_iter().collect()
+                } else {
+                    self.apply_custom(Kind::Event, &props, &[])
+                };
                 let name = msg
                     .get("event")
                     .and_then(Value::as_str)

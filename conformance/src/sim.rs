@@ -105,15 +105,20 @@ impl Sim {
 
     // ---------------------------------------------------------------- admin plane (set-up)
 
-    /// `POST /__admin/apps`: a fresh, isolated app with its own key.
+    /// `POST /__admin/apps`: a fresh, isolated app with its own key, in the simulator's mode.
     pub async fn create_app(&self) -> Result<App> {
+        self.post_app(json!({})).await
+    }
+
+    /// `POST /__admin/apps {"strict": strict}`: a fresh app in the given mode, whatever mode
+    /// the simulator was started in (strict: as strict as User.com's REST API).
+    pub async fn create_app_in(&self, strict: bool) -> Result<App> {
+        self.post_app(json!({ "strict": strict })).await
+    }
+
+    async fn post_app(&self, body: Value) -> Result<App> {
         let v = self
-            .call_ok(
-                reqwest::Method::POST,
-                "/__admin/apps",
-                None,
-                Some(&json!({})),
-            )
+            .call_ok(reqwest::Method::POST, "/__admin/apps", None, Some(&body))
             .await?;
         let name = v.get("app").and_then(Value::as_str);
         let key = v.get("api_key").and_then(Value::as_str);

@@ -91,11 +91,15 @@ fn messages_of(value: Value) -> std::result::Result<Vec<Value>, String> {
     }
 }
 
-/// Runs one fixture's messages through our forwarder into a fresh simulator and renders the
-/// snapshot document (pretty JSON, sorted, redacted).
-pub async fn render_messages(messages: Vec<Value>) -> Result<String> {
+/// The folder, under the snapshots folder, of the snapshots taken against the strict simulator.
+pub const STRICT_DIR: &str = "strict";
+
+/// Runs one fixture's messages through our forwarder into a fresh simulator (strict: as strict
+/// as User.com's REST API) and renders the snapshot document (pretty JSON, sorted, redacted).
+pub async fn render_messages(messages: Vec<Value>, strict: bool) -> Result<String> {
     let mock = usercom_mock::MockServer::builder()
         .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .strict(strict)
         .start()
         .await
         .map_err(|e| Error::SimulatorStart(e.to_string()))?;
@@ -133,8 +137,8 @@ pub async fn render_messages(messages: Vec<Value>) -> Result<String> {
 }
 
 /// Renders the fixture at `path`.
-pub async fn render_fixture(path: &Path) -> Result<String> {
-    render_messages(load_fixture(path)?).await
+pub async fn render_fixture(path: &Path, strict: bool) -> Result<String> {
+    render_messages(load_fixture(path)?, strict).await
 }
 
 /// Headers worth snapshotting (the ones the destination contract fixes); `host`,
@@ -273,8 +277,14 @@ pub fn snap_contents(file_text: &str) -> &str {
     }
 }
 
-/// Regenerates (or with `check`, verifies) the snapshot of every `*.json` in `fixtures`.
-pub async fn sync_dir(fixtures: &Path, snapshots: &Path, check: bool) -> Result<SyncOutcome> {
+/// Regenerates (or with `check`, verifies) the snapshot of every `*.json` in `fixtures`, taken
+/// against the simulator's default mode or (`strict`) its strict mode.
+pub async fn sync_dir(
+    fixtures: &Path,
+    snapshots: &Path,
+    check: bool,
+    strict: bool,
+) -> Result<SyncOutcome> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures)
         .map_err(|e| Error::io(fixtures, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -297,7 +307,7 @@ pub async fn sync_dir(fixtures: &Path, snapshots: &Path, check: bool) -> Result<
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let snap = snapshot_file(snapshots, &name);
-        let rendered = match render_fixture(&fixture).await {
+        let rendered = match render_fixture(&fixture, strict).await {
             Ok(r) => r,
             Err(e) => {
                 outcome.errors.push((fixture.clone(), e.to_string()));

@@ -311,6 +311,17 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "input")]
     pub replay: Option<String>,
 
+    /// Keep a checkpoint of the progress (FILE.checkpoint, or --checkpoint) and continue from it:
+    /// a run interrupted by Ctrl-C, kill -9 or a reboot, run again with --resume, sends only what
+    /// had not ended (delivered, skipped or dead-lettered). Give it from the first run on. A
+    /// changed input is refused; a finished one sends nothing (delete the checkpoint to resend).
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Where --resume keeps its checkpoint (default: FILE.checkpoint beside the input).
+    #[arg(long, value_name = "PATH", requires = "resume")]
+    pub checkpoint: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub target: TargetArgs,
 

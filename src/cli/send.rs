@@ -1,6 +1,7 @@
 //! `send`: forward a file's messages, with a progress bar on a terminal and a summary line.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,6 +9,7 @@ use anyhow::Context;
 use super::input::read_input;
 use super::{api_key, config, origin, summary_line, SendArgs};
 use crate::delivery::{Forwarder, Summary};
+use crate::input::checkpoint::{self, Checkpoint, InputId};
 use crate::segment::batch::Item;
 
 pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
@@ -18,16 +20,65 @@ pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         .or(args.input)
         .context("no input: give FILE, `-` for stdin, or --replay FILE")?;
     let text = read_input(&source)?;
+    let items = crate::input::read_file(&text);
+    let mut checkpoint = if args.resume {
+        if source == "-" {
+            anyhow::bail!(
+                "--resume needs a file: stdin cannot be read again from where it stopped"
+            );
+        }
+        let path = args
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| checkpoint::path_for(Path::new(&source)));
+        let mut cp = Checkpoint::open(&path, InputId::of(&text), items.len())?;
+        if cp.complete() {
+            println!(
+                "nothing to send: every message of {source} ended in an earlier run (checkpoint {}; delete it to send them again)",
+                path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if cp.ended_count() > 0 {
+            eprintln!(
+                "resuming {source}: {} of {} item(s) ended in earlier runs (checkpoint {})",
+                cp.ended_count(),
+                items.len(),
+                path.display()
+            );
+        }
+        // Written now, so an unwritable place fails before anything is sent.
+        cp.save()?;
+        Some(cp)
+    } else {
+        let path = checkpoint::path_for(Path::new(&source));
+        if source != "-" && path.exists() {
+            eprintln!(
+                "note: {} is left from an interrupted run; this run sends everything (pass --resume to continue from it)",
+                path.display()
+            );
+        }
+        None
+    };
     let forwarder = Forwarder::new(config(&origin, key, &args.delivery))?;
 
+    // The file's item index of each message sent, so progress is recorded by item.
     let mut messages = Vec::new();
+    let mut positions = Vec::new();
     let mut summary = Summary::default();
-    for item in crate::input::read_file(&text) {
+    for (index, item) in items.into_iter().enumerate() {
+        if checkpoint.as_ref().is_some_and(|cp| cp.has_ended(index)) {
+            continue;
+        }
         match item {
-            Item::Message(message) => messages.push(message),
+            Item::Message(message) => {
+                messages.push(message);
+                positions.push(index);
+            }
             Item::Invalid(invalid) => {
                 forwarder.dead_letter_input(invalid.raw, &invalid.reason);
                 summary.dead_lettered += 1;
+                record(&mut checkpoint, index);
             }
         }
     }
@@ -42,14 +93,18 @@ pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         bar
     });
     let sent = forwarder
-        .send_all_with(messages, |_| {
+        .send_all_with(messages, |i, _| {
             if let Some(bar) = &progress {
                 bar.inc(1);
             }
+            record(&mut checkpoint, positions[i]);
         })
         .await;
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let Some(cp) = &mut checkpoint {
+        cp.save()?;
     }
     summary.delivered += sent.delivered;
     summary.skipped += sent.skipped;
@@ -74,4 +129,14 @@ pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records an ended item in the checkpoint, if there is one. A failed write is logged: the run
+/// goes on (a later write may succeed), and a resume would send the unrecorded items again.
+fn record(checkpoint: &mut Option<Checkpoint>, index: usize) {
+    if let Some(cp) = checkpoint {
+        if let Err(e) = cp.record(index) {
+            tracing::warn!(error = %format!("{e:#}"), "send --resume: checkpoint not written");
+        }
+    }
 }

@@ -102,8 +102,14 @@ struct Job {
     message_id: Option<String>,
     /// The message's spool record, acknowledged when it ends.
     seq: Option<u64>,
-    done: Option<mpsc::UnboundedSender<Outcome>>,
+    done: Option<Reply>,
     _slot: OwnedSemaphorePermit,
+}
+
+/// Where a [`Forwarder::send_all_with`] message's outcome goes, with its index.
+struct Reply {
+    index: usize,
+    tx: mpsc::UnboundedSender<(usize, Outcome)>,
 }
 
 impl Forwarder {
@@ -167,33 +173,39 @@ impl Forwarder {
     /// Delivers every message and returns when each has ended. Waits for queue room instead of
     /// failing when the queue is full (back-pressure for batch sends).
     pub async fn send_all(&self, messages: Vec<Value>) -> Summary {
-        self.send_all_with(messages, |_| {}).await
+        self.send_all_with(messages, |_, _| {}).await
     }
 
-    /// As [`Forwarder::send_all`], calling `on_outcome` as each message ends (progress bars).
+    /// As [`Forwarder::send_all`], calling `on_outcome` with the message's index in `messages`
+    /// as each message ends (progress bars, `send --resume` checkpoints). Messages end out of
+    /// order: each user's messages keep their order, different users' do not.
     pub async fn send_all_with(
         &self,
         messages: Vec<Value>,
-        mut on_outcome: impl FnMut(Outcome),
+        mut on_outcome: impl FnMut(usize, Outcome),
     ) -> Summary {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut summary = Summary::default();
-        for raw in messages {
+        for (index, raw) in messages.into_iter().enumerate() {
             // The semaphore is never closed, so acquiring only waits for room.
             let Ok(slot) = self.shared.capacity.clone().acquire_owned().await else {
                 break;
             };
-            self.shared.submit(raw, None, slot, Some(tx.clone()));
+            let reply = Reply {
+                index,
+                tx: tx.clone(),
+            };
+            self.shared.submit(raw, None, slot, Some(reply));
             // Count outcomes as they come so progress moves while we are still submitting.
-            while let Ok(outcome) = rx.try_recv() {
+            while let Ok((index, outcome)) = rx.try_recv() {
                 summary.record(outcome);
-                on_outcome(outcome);
+                on_outcome(index, outcome);
             }
         }
         drop(tx);
-        while let Some(outcome) = rx.recv().await {
+        while let Some((index, outcome)) = rx.recv().await {
             summary.record(outcome);
-            on_outcome(outcome);
+            on_outcome(index, outcome);
         }
         summary
     }
@@ -443,7 +455,7 @@ impl Shared {
         raw: Value,
         seq: Option<u64>,
         slot: OwnedSemaphorePermit,
-        done: Option<mpsc::UnboundedSender<Outcome>>,
+        done: Option<Reply>,
     ) {
         self.counters.received.fetch_add(1, Ordering::SeqCst);
         self.counters.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -576,7 +588,7 @@ impl Shared {
         self.counters.ended(outcome);
         if let Some(done) = &job.done {
             // The receiver may be gone (caller stopped listening): the count above stands.
-            let _ = done.send(outcome);
+            let _ = done.tx.send((done.index, outcome));
         }
         // Release the queue slot before announcing idleness.
         drop(job);

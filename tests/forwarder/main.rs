@@ -6,6 +6,7 @@
 //! - `cli`: the built binary (`send`, `plan`, start-up errors, `--help`).
 //! - `plan`: what `plan` prints equals what `send` sends, for every fixture.
 //! - `spool`: `serve`'s durable spool (kill -9 and a restart, a full disk).
+//! - `resume`: `send --resume` (kill -9 part-way through a file, then resume).
 //! - `e2e`: against the `usercom-mock` simulator, in process.
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
 //! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
@@ -18,6 +19,7 @@ mod e2e;
 mod ingress;
 mod plan;
 mod requests;
+mod resume;
 mod retry;
 mod spool;
 mod support;

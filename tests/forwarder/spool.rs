@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use usercom_mock::MockServer;
 
-use crate::support::temp_dir;
+use crate::support::{occurrences, temp_dir};
 
 struct Serve {
     child: Child,
@@ -90,23 +90,6 @@ async fn stats(url: &str) -> Value {
         .unwrap()
 }
 
-/// Occurrences of each `mid` in the simulator's state.
-async fn occurrences(mock: &MockServer) -> std::collections::BTreeMap<String, u64> {
-    let state: Value = reqwest::get(format!("{}/__admin/state?app=default", mock.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut mids = std::collections::BTreeMap::new();
-    for e in state["events"].as_array().into_iter().flatten() {
-        if let Some(mid) = e["data"]["mid"].as_str() {
-            *mids.entry(mid.to_string()).or_insert(0) += 1;
-        }
-    }
-    mids
-}
-
 async fn wait_delivered(url: &str, n: u64) -> Value {
     let start = Instant::now();
     loop {
@@ -149,7 +132,7 @@ async fn an_acknowledged_batch_survives_kill_9_and_is_delivered_by_the_next_star
     let second = serve(&mock.url(), &spool, &[]);
     let s = wait_delivered(&second.url, 50).await;
     assert_eq!(s["spool"]["replayed"], json!(50), "{s}");
-    let mids = occurrences(&mock).await;
+    let mids = occurrences(&mock.url()).await;
     for m in &batch {
         let mid = m["messageId"].as_str().unwrap();
         assert_eq!(mids.get(mid), Some(&1), "{mid}: {mids:?}");
@@ -159,7 +142,7 @@ async fn an_acknowledged_batch_survives_kill_9_and_is_delivered_by_the_next_star
     assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(stats(&second.url).await["duplicates"], json!(50));
-    let again = occurrences(&mock).await;
+    let again = occurrences(&mock.url()).await;
     assert_eq!(again, mids);
 }
 
@@ -246,7 +229,7 @@ async fn a_full_disk_is_answered_503_and_never_200() {
         accepted.extend(batch);
     }
     wait_delivered(&server.url, accepted.len() as u64).await;
-    let mids = occurrences(&mock).await;
+    let mids = occurrences(&mock.url()).await;
     for m in &accepted {
         let mid = m["messageId"].as_str().unwrap();
         assert_eq!(

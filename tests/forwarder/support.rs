@@ -183,3 +183,21 @@ pub async fn upstream() -> MockServer {
     .await;
     server
 }
+
+/// Occurrences of each `mid` event property in the state of the simulator at `url` (app
+/// `default`): how many times each message's event was recorded.
+pub async fn occurrences(url: &str) -> std::collections::BTreeMap<String, u64> {
+    let state: Value = reqwest::get(format!("{url}/__admin/state?app=default"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut mids = std::collections::BTreeMap::new();
+    for e in state["events"].as_array().into_iter().flatten() {
+        if let Some(mid) = e["data"]["mid"].as_str() {
+            *mids.entry(mid.to_string()).or_insert(0) += 1;
+        }
+    }
+    mids
+}

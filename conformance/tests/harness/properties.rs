@@ -406,22 +406,17 @@ proptest! {
     /// Arbitrary sequences through the forwarder into the simulator end in the model's state.
     #[test]
     fn simulator_state_matches_the_reference_model(defs in defs(), ops in prop::collection::vec(op(), 1..16)) {
-        let env = env();
-        let diffs = env.rt.block_on(async {
-            let app = env.sim.create_app().await.expect("app");
-            for (kind, name, t) in &defs {
-                let choices: Vec<String> = match t { ValueType::Fixed(c) => c.clone(), _ => vec![] };
-                env.sim.define_attribute(&app.api_key, name, t.api_name(), kind.content_type(), &choices).await.expect("define");
-            }
-            let msgs = messages(&app.name, &ops);
-            let mut model = Model::with_defs(defs.clone());
-            model.apply_all(&msgs);
-            let summary = send(&env.sim, &app, msgs.clone(), 8).await;
-            assert_eq!(summary.dead_lettered, 0, "nothing should be dead-lettered: {summary}");
-            let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
-            model.compare(&seen, &single_writer_companies(&msgs))
-        });
+        let diffs = state_against_model(false, defs, &ops);
         prop_assert!(diffs.is_empty(), "simulator differs from the model:\n{}", diffs.join("\n"));
+    }
+
+    /// The same against the simulator's strict mode (as strict as User.com's REST API): the
+    /// forwarder must create every custom attribute and convert every value itself, since the
+    /// strict simulator neither auto-creates nor converts.
+    #[test]
+    fn strict_simulator_state_matches_the_reference_model(defs in defs(), ops in prop::collection::vec(op(), 1..16)) {
+        let diffs = state_against_model(true, defs, &ops);
+        prop_assert!(diffs.is_empty(), "strict simulator differs from the model:\n{}", diffs.join("\n"));
     }
 
     /// Page views delivered in any order give the same `page_views` and `last_seen`.
@@ -467,15 +462,17 @@ proptest! {
     #[test]
     fn concurrency_never_duplicates_users_or_companies(
         ops in prop::collection::vec(prop_oneof![
-            (0u8..3).prop_map(|u| Op::Identify { who: (Some(u), None), email: None, traits: Map::new(), std: None }),
-            (0u8..3, 0u8..2).prop_map(|(u, g)| Op::Group { who: (Some(u), None), group: g, traits: Map::new() }),
+            (0u8..3, traits(USER_KEYS)).prop_map(|(u, traits)| Op::Identify { who: (Some(u), None), email: None, traits, std: None }),
+            (0u8..3, 0u8..2, traits(COMPANY_KEYS)).prop_map(|(u, g, traits)| Op::Group { who: (Some(u), None), group: g, traits }),
             (0u8..3).prop_map(|u| Op::Page { who: (Some(u), None), hour: 1 }),
         ], 2..24),
         parts in 2usize..5,
+        // Strict: the forwarders also race to create the same attribute definitions.
+        strict in any::<bool>(),
     ) {
         let env = env();
         let (users, companies, model, dead, refused) = env.rt.block_on(async {
-            let app = env.sim.create_app().await.expect("app");
+            let app = env.sim.create_app_in(strict).await.expect("app");
             let msgs = messages(&app.name, &ops);
             let mut model = Model::default();
             model.apply_all(&msgs);
@@ -510,6 +507,56 @@ proptest! {
         let want: Vec<String> = model.companies.keys().cloned().collect();
         prop_assert_eq!(company_ids, want, "companies (sorted custom ids)");
     }
+}
+
+/// Sends `ops` through the forwarder into a fresh app (strict or not) with `defs` defined, and
+/// returns the differences between the simulator's state and the reference model's.
+fn state_against_model(
+    strict: bool,
+    defs: Vec<(Kind, String, ValueType)>,
+    ops: &[Op],
+) -> Vec<String> {
+    // The REST API has no event attribute definitions: the strict simulator refuses the
+    // content type `event`, and stores event data as sent.
+    let defs: Vec<_> = defs
+        .into_iter()
+        .filter(|(kind, _, _)| !strict || *kind != Kind::Event)
+        .collect();
+    let env = env();
+    env.rt.block_on(async {
+        let app = env.sim.create_app_in(strict).await.expect("app");
+        for (kind, name, t) in &defs {
+            let choices: Vec<String> = match t {
+                ValueType::Fixed(c) => c.clone(),
+                _ => vec![],
+            };
+            env.sim
+                .define_attribute(
+                    &app.api_key,
+                    name,
+                    t.api_name(),
+                    kind.content_type(),
+                    &choices,
+                )
+                .await
+                .expect("define");
+        }
+        let msgs = messages(&app.name, ops);
+        let mut model = Model::with_defs(defs);
+        model.strict = strict;
+        model.apply_all(&msgs);
+        let summary = send(&env.sim, &app, msgs.clone(), 8).await;
+        assert_eq!(
+            summary.dead_lettered, 0,
+            "nothing should be dead-lettered (strict={strict}): {summary}"
+        );
+        let seen = env
+            .sim
+            .observe(&app, model.users.keys())
+            .await
+            .expect("read state");
+        model.compare(&seen, &single_writer_companies(&msgs))
+    })
 }
 
 /// (type, value) pairs where the simulator does not follow `docs/CONVERSIONS.md` yet (listed
