@@ -141,6 +141,17 @@ impl Error {
         }
     }
 
+    /// Whether the request may have been applied although it failed: the connection broke or
+    /// timed out after it was sent, or User.com answered 5xx (the write may have happened before
+    /// the error). A refused connection, a 429 and other 4xx were not applied.
+    pub fn maybe_applied(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => *status >= 500,
+            Error::Timeout { .. } | Error::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The HTTP status User.com answered, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -121,6 +121,14 @@ pub struct DeliveryArgs {
     /// Without it, dead letters are logged whole at error level.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
+
+    /// Before resending an event whose first attempt may have been applied (connection reset,
+    /// timeout or 5xx after the request went out), list the user's events and skip the resend
+    /// when the occurrence is there (same name, second and properties). Fewer duplicated events
+    /// for one or more extra GETs per such failure; site views have no read and stay at least
+    /// once. Counted in /stats (read_backs, resends_avoided).
+    #[arg(long)]
+    pub read_back: bool,
 }
 
 /// `serve` options.
@@ -429,6 +437,7 @@ fn config(origin: &Origin, api_key: String, delivery: &DeliveryArgs) -> Config {
         retry_window: delivery.retry_window,
         request_timeout: Some(delivery.request_timeout),
         dead_letter: delivery.dead_letter.clone(),
+        read_back: delivery.read_back,
         ..Config::default()
     }
 }

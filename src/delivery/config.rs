@@ -44,6 +44,11 @@ pub struct Config {
     /// 200, and a restart replays those that had not ended. `None` (the default, and `send`,
     /// whose input file is already durable): in memory only. See docs/SPOOL.md.
     pub spool: Option<crate::spool::SpoolConfig>,
+    /// Before resending an event whose earlier attempt may have been applied (reset, timeout,
+    /// 5xx), list the user's events and skip the resend when it is there. Default off: it costs
+    /// reads and could merge two identical events in one second (see
+    /// [`crate::usercom::read_back`]).
+    pub read_back: bool,
 }
 
 impl Config {
@@ -72,6 +77,7 @@ impl Default for Config {
             dedup_capacity: 100_000,
             dedup_window: Duration::from_secs(24 * 3600),
             spool: None,
+            read_back: false,
         }
     }
 }
@@ -87,6 +93,7 @@ impl fmt::Debug for Config {
             .field("dead_letter", &self.dead_letter)
             .field("queue_capacity", &self.queue_capacity)
             .field("spool", &self.spool)
+            .field("read_back", &self.read_back)
             .finish_non_exhaustive()
     }
 }

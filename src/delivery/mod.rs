@@ -53,7 +53,7 @@ pub use config::Config;
 pub use outcome::{Outcome, Stats, Summary};
 
 use crate::error::{Error, Result};
-use crate::mapping::{self, Decision, Plan};
+use crate::mapping::{self, Decision, Dropped, Op, Plan};
 use crate::segment;
 use crate::spool::{Recovered, Spool, SpoolStats};
 use crate::usercom::{Applier, Client, Origin};
@@ -552,8 +552,12 @@ impl Shared {
         };
         let mut dropped = plan.dropped.clone();
         for op in &plan.ops {
+            let maybe_applied = AtomicBool::new(false);
             dropped.extend(
-                retry::retrying(backoff, deadline, &self.cancel, || self.applier.apply(op)).await?,
+                retry::retrying(backoff, deadline, &self.cancel, || {
+                    self.apply_once(op, &maybe_applied)
+                })
+                .await?,
             );
         }
         for field in &dropped {
@@ -569,6 +573,31 @@ impl Shared {
             .dropped_fields
             .fetch_add(dropped.len() as u64, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// One attempt at an operation. With `--read-back`, an event whose earlier attempt may
+    /// have been applied ([`crate::Error::maybe_applied`]; `maybe_applied` lives as long as the
+    /// operation's retries) is first looked for at User.com and not sent again when it is there
+    /// ([`crate::usercom::read_back`]). A check that fails is retried like any attempt.
+    async fn apply_once(&self, op: &Op, maybe_applied: &AtomicBool) -> Result<Vec<Dropped>> {
+        let reading_back = self.config.read_back && matches!(op, Op::Event { .. });
+        if reading_back && maybe_applied.load(Ordering::SeqCst) {
+            self.counters.read_backs.fetch_add(1, Ordering::SeqCst);
+            if self.applier.event_recorded(op).await? {
+                self.counters.resends_avoided.fetch_add(1, Ordering::SeqCst);
+                tracing::info!(
+                    "read back: the event was recorded before its answer was lost; not sent again"
+                );
+                return Ok(Vec::new());
+            }
+        }
+        let result = self.applier.apply(op).await;
+        if let Err(e) = &result {
+            if reading_back && e.maybe_applied() {
+                maybe_applied.store(true, Ordering::SeqCst);
+            }
+        }
+        result
     }
 
     fn dead_letter(&self, job: Job, reason: &str, status: Option<u16>, call: Option<&str>) {

@@ -80,6 +80,10 @@ pub struct Stats {
     pub dropped_fields: u64,
     /// Accepted and not yet ended.
     pub in_flight: u64,
+    /// `--read-back`: checks made before resending an event whose answer was lost.
+    pub read_backs: u64,
+    /// `--read-back`: events found recorded by such a check, so not sent again.
+    pub resends_avoided: u64,
 }
 
 /// The live counters behind [`Stats`]: atomics, so lanes count without a lock.
@@ -92,6 +96,8 @@ pub(crate) struct Counters {
     pub(crate) duplicates: AtomicU64,
     pub(crate) dropped_fields: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    pub(crate) read_backs: AtomicU64,
+    pub(crate) resends_avoided: AtomicU64,
 }
 
 impl Counters {
@@ -116,6 +122,8 @@ impl Counters {
             duplicates: self.duplicates.load(Ordering::SeqCst),
             dropped_fields: self.dropped_fields.load(Ordering::SeqCst),
             in_flight: self.in_flight.load(Ordering::SeqCst),
+            read_backs: self.read_backs.load(Ordering::SeqCst),
+            resends_avoided: self.resends_avoided.load(Ordering::SeqCst),
         }
     }
 }

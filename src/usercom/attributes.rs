@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::requests::{self, Call};
 use super::Transport;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mapping::convert::{Definition, ValueType};
 
 /// Where a custom attribute lives.
@@ -174,29 +174,13 @@ impl Catalogue {
             let call = Call::ListAttributes {
                 query: query.as_deref(),
             };
-            let page = requests::parse_value(&call, &transport.send(&call).await?)?;
-            let (items, next) = match &page {
-                Value::Array(items) => (items.as_slice(), None),
-                Value::Object(object) => (
-                    object
-                        .get("results")
-                        .and_then(Value::as_array)
-                        .map_or(&[][..], Vec::as_slice),
-                    object.get("next").and_then(Value::as_str),
-                ),
-                _ => {
-                    return Err(Error::BadResponse {
-                        endpoint: call.endpoint(),
-                        detail: "the attribute list is neither a page nor a list".into(),
-                    })
-                }
-            };
-            for item in items {
+            let (items, next) = requests::read_page(&call, &transport.send(&call).await?)?;
+            for item in &items {
                 if let Some((content_type, name, def)) = parse_definition(item) {
                     defs.insert((content_type, name), def);
                 }
             }
-            query = next.and_then(query_of);
+            query = next;
             if query.is_none() {
                 break;
             }
@@ -206,13 +190,6 @@ impl Catalogue {
         known.loaded = true;
         Ok(())
     }
-}
-
-/// The query string of a `next` link (an absolute URL or a path).
-fn query_of(next: &str) -> Option<String> {
-    let (_, query) = next.split_once('?')?;
-    let query = query.split('#').next().unwrap_or(query);
-    (!query.is_empty()).then(|| query.to_owned())
 }
 
 /// A definition from User.com's JSON: `name_std` (else `name`), `value_type`, `content_type`,
@@ -256,22 +233,6 @@ fn parse_definition(item: &Value) -> Option<(ContentType, String, Definition)> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn next_links_give_their_query() {
-        assert_eq!(
-            query_of("https://acme.user.com/api/public/attributes/?page=2").as_deref(),
-            Some("page=2")
-        );
-        assert_eq!(
-            query_of("/attributes/?cursor=abc#x").as_deref(),
-            Some("cursor=abc")
-        );
-        assert_eq!(
-            query_of("https://acme.user.com/api/public/attributes/"),
-            None
-        );
-    }
 
     #[test]
     fn definitions_are_read_by_name_std_and_type() {

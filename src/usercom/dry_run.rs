@@ -92,6 +92,14 @@ impl DryRun {
                     Err(404)
                 }
             }
+            // `plan` never fails a request, so it never reads back; the stand-in keeps no events.
+            Call::ListEvents { custom_id, .. } => {
+                if world.users.contains_key(custom_id) {
+                    Ok(json!({"count": 0, "next": null, "previous": null, "results": []}))
+                } else {
+                    Err(404)
+                }
+            }
             Call::FindCompany { group_id } => world
                 .companies
                 .get(group_id)

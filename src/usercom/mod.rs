@@ -16,6 +16,7 @@ pub mod attributes;
 pub mod cache;
 pub mod client;
 pub mod dry_run;
+pub mod read_back;
 pub mod requests;
 
 use std::fmt;

@@ -17,6 +17,7 @@
 //! | [`Call::UpdateCompany`] | `PUT /companies/{id}/` | the fields, then `custom_id` |
 //! | [`Call::AddMember`] | `POST /companies/{id}/add_member/` | `user_id`, `user_custom_id` |
 //! | [`Call::ListAttributes`] | `GET /attributes/` (then each `next` page's query) | — |
+//! | [`Call::ListEvents`] | `GET /users-by-id/{custom_id}/events/` (then each `next` page's query) | — |
 //! | [`Call::CreateAttribute`] | `POST /attributes/` | `name`, `value_type: "string"`, `content_type` |
 //!
 //! Paths are relative to `{origin}/api/public` and end with a slash (User.com redirects
@@ -81,6 +82,14 @@ pub enum Call<'a> {
         /// Company fields.
         fields: &'a Map<String, Value>,
     },
+    /// One page of a user's event occurrences (`--read-back`: was an event whose answer was
+    /// lost recorded?); `query` as for [`Call::ListAttributes`].
+    ListEvents {
+        /// The user's custom id.
+        custom_id: &'a str,
+        /// The query string, without `?`.
+        query: Option<&'a str>,
+    },
     /// One page of the attribute definitions (`query`: the page's query string, from the
     /// previous page's `next`; `None` for the first page).
     ListAttributes {
@@ -143,7 +152,8 @@ impl Call<'_> {
             Call::FindUser { .. }
             | Call::GetUser { .. }
             | Call::FindCompany { .. }
-            | Call::ListAttributes { .. } => Method::GET,
+            | Call::ListAttributes { .. }
+            | Call::ListEvents { .. } => Method::GET,
             Call::UpdateCompany { .. } => Method::PUT,
             Call::UpsertUser { .. }
             | Call::SiteView(_)
@@ -161,7 +171,7 @@ impl Call<'_> {
             Call::FindUser { custom_id } => format!("/users-by-id/{}/", encode_segment(custom_id)),
             Call::GetUser { id } => format!("/users/{id}/"),
             Call::SiteView(_) => "/site-views/".into(),
-            Call::CreateEvent { custom_id, .. } => {
+            Call::CreateEvent { custom_id, .. } | Call::ListEvents { custom_id, .. } => {
                 format!("/users-by-id/{}/events/", encode_segment(custom_id))
             }
             Call::FindCompany { group_id } => {
@@ -177,7 +187,7 @@ impl Call<'_> {
     /// The query string (without `?`), if any.
     pub fn query(&self) -> Option<&str> {
         match self {
-            Call::ListAttributes { query } => *query,
+            Call::ListAttributes { query } | Call::ListEvents { query, .. } => *query,
             _ => None,
         }
     }
@@ -196,7 +206,8 @@ impl Call<'_> {
             Call::FindUser { .. }
             | Call::GetUser { .. }
             | Call::FindCompany { .. }
-            | Call::ListAttributes { .. } => return Ok(None),
+            | Call::ListAttributes { .. }
+            | Call::ListEvents { .. } => return Ok(None),
             Call::CreateAttribute { name, content_type } => to_vec(&serde_json::json!({
                 "name": name,
                 "value_type": "string",
@@ -343,6 +354,33 @@ pub fn parse_value(call: &Call<'_>, bytes: &[u8]) -> Result<Value> {
     })
 }
 
+/// One page of a list: its items and the query string of the next page (from `next`, an
+/// absolute URL or a path), or `None` on the last page. A bare JSON array is one whole page.
+pub fn read_page(call: &Call<'_>, bytes: &[u8]) -> Result<(Vec<Value>, Option<String>)> {
+    match parse_value(call, bytes)? {
+        Value::Array(items) => Ok((items, None)),
+        Value::Object(mut page) => {
+            let items = match page.remove("results") {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            let next = page.get("next").and_then(Value::as_str).and_then(query_of);
+            Ok((items, next))
+        }
+        _ => Err(Error::BadResponse {
+            endpoint: call.endpoint(),
+            detail: "the list is neither a page nor a list".into(),
+        }),
+    }
+}
+
+/// The query string of a `next` link (an absolute URL or a path).
+fn query_of(next: &str) -> Option<String> {
+    let (_, query) = next.split_once('?')?;
+    let query = query.split('#').next().unwrap_or(query);
+    (!query.is_empty()).then(|| query.to_owned())
+}
+
 /// A success's body as a JSON value (an object is expected; anything else reads as `Null`).
 pub fn parse_object(call: &Call<'_>, bytes: &[u8]) -> Result<Value> {
     if bytes.trim_ascii().is_empty() {
@@ -466,5 +504,39 @@ mod tests {
         assert!(err.to_string().contains("no numeric \"id\""), "{err}");
         assert!(read_ack(&call, b"").is_ok());
         assert!(read_ack(&call, b"<html>").is_err());
+    }
+
+    #[test]
+    fn pages_give_their_items_and_the_next_query() {
+        let call = Call::ListEvents {
+            custom_id: "u",
+            query: None,
+        };
+        let page = br#"{"next": "https://acme.user.com/api/public/users-by-id/u/events/?page=2#x", "results": [{"id": 1}]}"#;
+        let (items, next) = read_page(&call, page).unwrap();
+        assert_eq!((items.len(), next.as_deref()), (1, Some("page=2")));
+        let (_, next) = read_page(
+            &call,
+            br#"{"next": "/attributes/?cursor=abc", "results": []}"#,
+        )
+        .unwrap();
+        assert_eq!(next.as_deref(), Some("cursor=abc"));
+        let (_, next) = read_page(
+            &call,
+            br#"{"next": "https://acme.user.com/x/", "results": []}"#,
+        )
+        .unwrap();
+        assert_eq!(next, None);
+        let (items, next) = read_page(&call, br#"[{"id": 1}, {"id": 2}]"#).unwrap();
+        assert_eq!((items.len(), next), (2, None));
+        assert!(read_page(&call, b"7").is_err());
+        assert_eq!(
+            Call::ListEvents {
+                custom_id: "a b",
+                query: Some("page=3")
+            }
+            .endpoint(),
+            "GET /api/public/users-by-id/a%20b/events/?page=3"
+        );
     }
 }

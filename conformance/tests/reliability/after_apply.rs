@@ -3,7 +3,9 @@
 //! companies must never be duplicated (update_or_create is idempotent; the forwarder looks a
 //! company up before creating it); occurrences and site views have no idempotency key in
 //! User.com's API, so a retried one may be stored twice. The test measures those duplicates and
-//! proves nothing delivered is missing.
+//! proves nothing delivered is missing; a second run does the same with `--read-back`
+//! (`Config::read_back`), which lists the user's events before resending one, and measures
+//! what is left and what the reads cost.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,47 @@ use crate::zero_loss::{fast_config, hits_by_kind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_after_apply_never_duplicate_users_or_companies_and_duplicates_are_measured() {
+    let run = run(false).await;
+    // Bound: a request is repeated only after a fault, so duplicates never exceed faults fired.
+    assert!(
+        run.dup_occ + run.dup_views <= run.fired,
+        "{} + {} duplicates from {} faults",
+        run.dup_occ,
+        run.dup_views,
+        run.fired
+    );
+}
+
+/// With `read_back`, an event whose answer was lost is looked for before it is sent again: no
+/// occurrence is doubled (site views have no read, so they still may be), nothing is lost, and
+/// the cost is one events listing per ambiguous event failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_back_mode_leaves_no_duplicated_occurrence() {
+    let run = run(true).await;
+    assert_eq!(run.dup_occ, 0, "occurrences doubled despite the read-back");
+    assert!(
+        run.stats.read_backs > 0,
+        "no read-back happened: the test proves nothing"
+    );
+    assert!(
+        run.stats.resends_avoided > 0 && run.stats.resends_avoided <= run.stats.read_backs,
+        "{:?}",
+        run.stats
+    );
+    assert!(run.dup_views <= run.fired);
+    // Each check is one GET of the user's events here (few events per user: one page).
+    assert_eq!(run.event_listings, run.stats.read_backs);
+}
+
+struct Run {
+    fired: u64,
+    dup_occ: u64,
+    dup_views: u64,
+    stats: usercom_forwarder::Stats,
+    event_listings: u64,
+}
+
+async fn run(read_back: bool) -> Run {
     let n = size(3_000, 1_000);
     let mock = support::start_mock(&[]).await;
     let admin = Admin::new(&mock.url());
@@ -33,8 +76,11 @@ async fn faults_after_apply_never_duplicate_users_or_companies_and_duplicates_ar
     let messages = workload::mixed("aa", n, n / 10, 5, 9);
     let dir = TempDir::new("after-apply");
     let dl = dir.join("dead-letters.ndjson");
-    let forwarder =
-        Forwarder::new(fast_config(&mock.url(), mock.api_key(), dl.clone())).expect("forwarder");
+    let config = usercom_forwarder::Config {
+        read_back,
+        ..fast_config(&mock.url(), mock.api_key(), dl.clone())
+    };
+    let forwarder = Forwarder::new(config).expect("forwarder");
 
     let start = Instant::now();
     let summary = tokio::time::timeout(
@@ -108,14 +154,24 @@ async fn faults_after_apply_never_duplicate_users_or_companies_and_duplicates_ar
         .count();
     let dup_occ = observed.duplicated_occurrences();
     let dup_views = observed.duplicated_site_views();
-    // Bound: a request is repeated only after a fault, so duplicates never exceed faults fired.
-    assert!(
-        dup_occ + dup_views <= fired,
-        "{dup_occ} + {dup_views} duplicates from {fired} faults"
-    );
+    let stats = forwarder.stats();
+    let journal = admin.journal().await;
+    let requests = journal.len() as u64;
+    let event_listings = journal
+        .iter()
+        .filter(|e| {
+            e["method"] == "GET" && e["path"].as_str().is_some_and(|p| p.ends_with("/events/"))
+        })
+        .count() as u64;
     figure(
-        "faults_after_apply",
+        if read_back {
+            "faults_after_apply_read_back"
+        } else {
+            "faults_after_apply"
+        },
         json!({
+            "read_back": read_back, "api_requests": requests, "event_listings": event_listings,
+            "read_backs": stats.read_backs, "resends_avoided": stats.resends_avoided,
             "events": n, "delivered": summary.delivered, "dead_lettered": summary.dead_lettered,
             "faults_fired": fired, "faults_by_kind": hits,
             "tracks_delivered": want.event_mids.len(), "pages_delivered": want.view_mids.len(),
@@ -126,4 +182,11 @@ async fn faults_after_apply_never_duplicate_users_or_companies_and_duplicates_ar
             "seconds": elapsed.as_secs_f64(),
         }),
     );
+    Run {
+        fired,
+        dup_occ,
+        dup_views,
+        stats,
+        event_listings,
+    }
 }
