@@ -17,7 +17,12 @@
 //!   Segment stands, and Segment would not send it.
 //! - **identify** → [`Op::UpsertUser`]; see [`user`] for every field. `traits.company`
 //!   (Segment's reserved company trait) also makes the user a member of that company, found by
-//!   its `id`, else its `name` (see [`company::from_identify`]), as a group call would.
+//!   its `id`, else its `name` (see [`company::from_identify`]), as a group call would. The
+//!   traits are `context.traits` with `traits` over them (the root wins a key both carry):
+//!   RudderStack's Python SDK sends identify traits in `context.traits` only, and Segment's spec
+//!   allows them there. On page, track and group, `context.traits` (the user's traits as the
+//!   client remembers them, repeated on every call by analytics.js) is not applied: only an
+//!   identify updates the user, or every page view would also cost an `update_or_create`.
 //! - **page** → [`Op::EnsureUser`], then [`Op::SiteView`]: URL from `properties.url`, else
 //!   `context.page.url`; path from `properties.path`, else `context.page.path`, else the path of
 //!   the URL; title from `properties.title`, else the page `name`, else `context.page.title`. A
@@ -211,6 +216,18 @@ pub fn map(msg: &Message<'_>) -> Decision {
     let mut dropped = Vec::new();
     let (call, ops) = match msg.kind {
         Kind::Identify => {
+            let merged = traits_with_context(msg);
+            let with_context;
+            let msg = match &merged {
+                Some(traits) => {
+                    with_context = Message {
+                        traits,
+                        ..msg.clone()
+                    };
+                    &with_context
+                }
+                None => msg,
+            };
             let mut ops = vec![Op::UpsertUser {
                 custom_id: custom_id.to_owned(),
                 fields: user::identify_fields_dropping(msg, &mut dropped),
@@ -288,6 +305,21 @@ fn opted_out(integrations: &Map<String, Value>) -> Option<String> {
             _ => None,
         },
     }
+}
+
+/// An identify's traits with `context.traits` under them (the root wins a key both carry);
+/// `None` when the context has no traits object, or an empty one (then `traits` is all).
+fn traits_with_context(msg: &Message<'_>) -> Option<Map<String, Value>> {
+    let under = msg
+        .context
+        .get("traits")
+        .and_then(Value::as_object)
+        .filter(|t| !t.is_empty())?;
+    let mut traits = under.clone();
+    for (key, value) in msg.traits {
+        traits.insert(key.clone(), value.clone());
+    }
+    Some(traits)
 }
 
 fn reject(reason: &str) -> Decision {

@@ -1216,3 +1216,57 @@ fn capture_fixtures_match_the_captures() {
         assert_eq!(capture["body"], fixture, "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// context.traits
+
+#[test]
+fn identify_takes_context_traits_under_the_root_ones() {
+    // RudderStack's Python SDK: the traits in `context.traits` only.
+    let fields = identify(json!({"type": "identify", "userId": "u1",
+        "context": {"traits": {"email": "ada@example.com", "firstName": "Ada", "plan": "pro"}}}));
+    assert_eq!(fields["email"], json!("ada@example.com"));
+    assert_eq!(fields["first_name"], json!("Ada"));
+    assert_eq!(fields["plan"], json!("pro"));
+    // Both: the root wins a key both carry; the others come from either.
+    let fields = identify(json!({"type": "identify", "userId": "u1",
+        "traits": {"plan": "enterprise", "seats": 5},
+        "context": {"traits": {"plan": "pro", "email": "ada@example.com"}}}));
+    assert_eq!(fields["plan"], json!("enterprise"));
+    assert_eq!(fields["seats"], json!(5));
+    assert_eq!(fields["email"], json!("ada@example.com"));
+    // A company in context.traits makes the membership as one at the root does.
+    let p = plan(&json!({"type": "identify", "userId": "u1",
+        "context": {"traits": {"company": {"id": "c9", "name": "Acme"}}}}));
+    assert!(
+        p.ops
+            .iter()
+            .any(|op| matches!(op, Op::AddMember { group_id, .. } if group_id == "c9")),
+        "{:?}",
+        p.ops
+    );
+}
+
+#[test]
+fn context_traits_are_not_applied_on_page_track_or_group() {
+    let ctx = json!({"traits": {"plan": "pro"}, "page": {"url": "https://a.example/x"}});
+    let page = plan(&json!({"type": "page", "userId": "u1", "context": ctx}));
+    assert!(
+        matches!(page.ops[0], Op::EnsureUser { .. }),
+        "{:?}",
+        page.ops
+    );
+    let track = plan(&json!({"type": "track", "userId": "u1", "event": "E", "context": ctx}));
+    assert!(
+        matches!(&track.ops[..], [Op::Event { data, .. }] if data.is_empty()),
+        "{:?}",
+        track.ops
+    );
+    let group = plan(&json!({"type": "group", "userId": "u1", "groupId": "g1",
+        "traits": {"name": "Acme"}, "context": ctx}));
+    assert!(
+        matches!(&group.ops[0], Op::UpsertCompany { fields, .. } if !fields.contains_key("plan")),
+        "{:?}",
+        group.ops
+    );
+}
