@@ -5,12 +5,18 @@
 samples the simulator with `perf record -e cpu-clock` (a software clock: works in VMs where
 hardware counters such as `instructions` are not exposed) and DWARF call graphs, while wrk drives
 one shape; writes flat (self) and inclusive (children) reports to bench/out/profile-SHAPE-*.txt.
+`python3 bench/profile.py forwarder` samples `usercom-forwarder serve --no-spool` instead, while
+the end-to-end benchmark's batches (PROFILE_EVENTS, default 100,000) go through it into the
+simulator, and prints its CPU time per event.
 """
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -27,8 +33,46 @@ def report(data, out, children):
         subprocess.run(args, stdout=f, stderr=subprocess.DEVNULL, check=False, timeout=600)
 
 
+def forwarder():
+    """`serve --no-spool` sampled while the benchmark's end-to-end batches go through it."""
+    n = int(os.environ.get("PROFILE_EVENTS", "100000"))
+    events = bench.gen_events(n, "prof", seed=43)
+    bodies = [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
+              for i in range(0, n, 100)]
+    with tempfile.TemporaryDirectory(prefix="usercom-profile-") as tmp:
+        mock, mport = bench.start_mock()
+        fport = bench.free_port()
+        fwd = bench.spawn([bench.FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}", "--usercom-url",
+                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN, "--no-spool"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env=dict(os.environ, RUST_LOG="warn"))
+        bench.wait_status(fport, "/health")
+        data = os.path.join(tmp, "perf-forwarder.data")
+        rec = bench.spawn(["perf", "record", "-e", "cpu-clock", "-F", FREQ, "--call-graph", "dwarf,16384",
+                           "-p", str(fwd.pid), "-o", data],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpu0 = bench.cpu_s(fwd.pid)
+        bench.post_batches(fport, bodies, conns=4)
+        while True:
+            s = bench.fwd_stats(fport)
+            if s and s["received"] >= n and s["in_flight"] == 0:
+                break
+            time.sleep(0.02)
+        cpu = bench.cpu_s(fwd.pid) - cpu0
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=300)
+        bench.log(f"forwarder: {cpu * 1e6 / n:.1f} µs CPU per event over {n:,} events; writing reports")
+        report(data, os.path.join(bench.OUT, "profile-forwarder-self.txt"), children=False)
+        report(data, os.path.join(bench.OUT, "profile-forwarder-children.txt"), children=True)
+        bench.stop(fwd)
+        bench.stop(mock)
+    bench.log(f"reports in {bench.OUT}/profile-forwarder-*.txt")
+
+
 def main():
     os.makedirs(bench.OUT, exist_ok=True)
+    if sys.argv[1:] == ["forwarder"]:
+        return forwarder()
     with tempfile.TemporaryDirectory(prefix="usercom-profile-") as tmp:
         users = os.path.join(tmp, "users.txt")
         p, port = bench.start_mock()

@@ -609,19 +609,22 @@ impl Shared {
         self.finish(job, Outcome::DeadLettered);
     }
 
-    fn finish(&self, job: Job, outcome: Outcome) {
+    fn finish(&self, mut job: Job, outcome: Outcome) {
         // The message ended (a dead letter is on file by now): its spool record may go.
         if let (Some(spool), Some(seq)) = (&self.spool, job.seq) {
             spool.ack(seq);
         }
         self.counters.ended(outcome);
-        if let Some(done) = &job.done {
-            // The receiver may be gone (caller stopped listening): the count above stands.
+        let done = job.done.take();
+        // Release the queue slot, and count the message out, before anyone hears it ended: a
+        // caller woken by the outcome reads `/stats` with this message no longer in flight.
+        drop(job);
+        let idle = self.counters.in_flight.fetch_sub(1, Ordering::SeqCst) == 1;
+        if let Some(done) = done {
+            // The receiver may be gone (caller stopped listening): the counts above stand.
             let _ = done.tx.send((done.index, outcome));
         }
-        // Release the queue slot before announcing idleness.
-        drop(job);
-        if self.counters.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if idle {
             self.idle.notify_waiters();
         }
     }

@@ -3,6 +3,7 @@
 //! property tests, and an acknowledged batch surviving a crash (restart).
 
 mod catalogue;
+mod delivery;
 mod properties;
 mod restart;
 mod snapshots;

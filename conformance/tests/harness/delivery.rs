@@ -1,0 +1,291 @@
+//! The delivery contract, in process, against the simulator: how every message ends and is
+//! counted, duplicate suppression by `messageId` (its window and its bound), what a dead letter
+//! holds and how it is sent again, and a shutdown that dead-letters instead of losing. The
+//! catalogue checks what User.com ends up with per documented behaviour; these check that the
+//! forwarder accounts for every message on the way (`/stats`, the `send` summary, the file).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use usercom_forwarder::{Config, Forwarder, Outcome, Summary};
+use usercom_mock::MockServer;
+
+use crate::support::runtime;
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "usercom-harness-{tag}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+fn config(mock: &MockServer) -> Config {
+    Config {
+        retry_window: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        ..Config::new(mock.url(), mock.api_key())
+    }
+}
+
+fn track(user: &str, mid: &str) -> Value {
+    json!({"type": "track", "userId": user, "messageId": mid, "event": "Counted",
+           "properties": {"mid": mid}})
+}
+
+async fn occurrences(mock: &MockServer) -> std::collections::BTreeMap<String, u64> {
+    let state: Value = reqwest::get(format!("{}/__admin/state?app=default", mock.url()))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("state JSON");
+    let mut out = std::collections::BTreeMap::new();
+    for e in state["events"].as_array().into_iter().flatten() {
+        *out.entry(e["data"]["mid"].as_str().unwrap_or("?").to_string())
+            .or_insert(0) += 1;
+    }
+    out
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a dead letter is one JSON line"))
+        .collect()
+}
+
+/// Every message ends exactly once and is counted where it ended: the summary, the per-message
+/// outcomes and `/stats` agree with what the simulator and the dead-letter file hold.
+#[test]
+fn every_message_is_counted_once_where_it_ended() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let dir = scratch("counted");
+        let dl = dir.join("dead.ndjson");
+        let forwarder = Forwarder::new(Config {
+            dead_letter: Some(dl.clone()),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        let messages = vec![
+            track("c1", "m1"),
+            track("c1", "m2"),
+            track("c2", "m3"),
+            track("c1", "m1"), // duplicate of the first
+            json!({"type": "screen", "userId": "c1", "name": "Home"}), // skipped
+            json!({"type": "track", "event": "No one"}), // dead-lettered: no id
+            json!({"type": "identify", "userId": "c3", "traits": {"plan": "pro"},
+                   "integrations": {"All": false}}), // skipped: opted out
+            json!({"type": "identify", "userId": "c3", "traits": {"plan": "pro"}}),
+        ];
+        let mut outcomes = vec![None; messages.len()];
+        let summary = forwarder
+            .send_all_with(messages, |i, o| {
+                assert!(outcomes[i].is_none(), "message {i} ended twice");
+                outcomes[i] = Some(o);
+            })
+            .await;
+        use Outcome::*;
+        assert_eq!(
+            outcomes,
+            [
+                Delivered,
+                Delivered,
+                Delivered,
+                Duplicate,
+                Skipped,
+                DeadLettered,
+                Skipped,
+                Delivered
+            ]
+            .map(Some)
+        );
+        let want = Summary {
+            delivered: 4,
+            skipped: 2,
+            dead_lettered: 1,
+            duplicates: 1,
+            dropped_fields: 0,
+        };
+        assert_eq!(summary, want);
+        assert_eq!(summary.total(), 8);
+        assert_eq!(
+            summary.to_string(),
+            "delivered=4 skipped=2 dead_lettered=1 duplicates=1 dropped_fields=0"
+        );
+        assert_eq!(forwarder.summary(), want);
+        let stats = forwarder.stats();
+        assert_eq!((stats.received, stats.in_flight), (8, 0));
+        let seen = occurrences(&mock).await;
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [("m1".to_string(), 1), ("m2".into(), 1), ("m3".into(), 1)]
+        );
+        let dead = lines(&dl);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0]["message"]["event"], "No one");
+        assert!(dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("neither userId nor anonymousId"));
+        mock.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// A `messageId` is applied once within the window; after the window, or once more than
+/// `dedup_capacity` newer ids were seen, it is applied again (the bound keeps memory flat).
+#[test]
+fn duplicate_suppression_has_a_window_and_a_bound() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let forwarder = Forwarder::new(Config {
+            dedup_capacity: 2,
+            dedup_window: Duration::from_millis(300),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        // Within the window and the bound: once.
+        let s = forwarder
+            .send_all(vec![track("w", "a"), track("w", "a"), track("w", "b")])
+            .await;
+        assert_eq!((s.delivered, s.duplicates), (2, 1), "{s}");
+        // Two newer ids push `a` out of the bound: applied again.
+        let s = forwarder
+            .send_all(vec![track("w", "c"), track("w", "a")])
+            .await;
+        assert_eq!((s.delivered, s.duplicates), (2, 0), "{s}");
+        // Still within the window and the bound: `c` and `a` are duplicates now.
+        let s = forwarder
+            .send_all(vec![track("w", "c"), track("w", "a")])
+            .await;
+        assert_eq!((s.delivered, s.duplicates), (0, 2), "{s}");
+        // After the window: applied again.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let s = forwarder.send_all(vec![track("w", "c")]).await;
+        assert_eq!((s.delivered, s.duplicates), (1, 0), "{s}");
+        let seen = occurrences(&mock).await;
+        assert_eq!(seen["a"], 2);
+        assert_eq!(seen["b"], 1);
+        assert_eq!(seen["c"], 2);
+        mock.shutdown().await;
+    });
+}
+
+/// A dead-lettered message was not applied, so its `messageId` is forgotten: sending the
+/// dead-letter file again (as `send dead.ndjson` does) applies each message once.
+#[test]
+fn a_dead_letter_is_sent_again_whole_and_applied_once() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let dir = scratch("replay");
+        let dl = dir.join("dead.ndjson");
+        reqwest::Client::new()
+            .post(format!("{}/__admin/faults", mock.url()))
+            .json(
+                &json!({"match": {"path_prefix": "/api/public/users-by-id/"},
+                          "effect": {"status": 400, "body": {"detail": "refused for the test"}}}),
+            )
+            .send()
+            .await
+            .expect("fault");
+        let forwarder = Forwarder::new(Config {
+            dead_letter: Some(dl.clone()),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        let s = forwarder
+            .send_all(vec![track("r", "d1"), track("r", "d2")])
+            .await;
+        assert_eq!(s.dead_lettered, 2, "{s}");
+        let records = lines(&dl);
+        assert_eq!(records.len(), 2);
+        for r in &records {
+            assert_eq!(r["status"], 400, "{r}");
+            assert!(r["call"].as_str().unwrap().contains("/events/"), "{r}");
+        }
+        reqwest::Client::new()
+            .delete(format!("{}/__admin/faults", mock.url()))
+            .send()
+            .await
+            .expect("clear");
+        // The file read back as `send` reads it: the records unwrap to the messages.
+        let text = std::fs::read(&dl).expect("dead letters");
+        let again: Vec<Value> = usercom_forwarder::input::read_file(&text)
+            .into_iter()
+            .map(|item| match item {
+                usercom_forwarder::segment::batch::Item::Message(m) => m,
+                other => panic!("a dead letter did not read back as a message: {other:?}"),
+            })
+            .collect();
+        assert_eq!(again, vec![track("r", "d1"), track("r", "d2")]);
+        // Same forwarder: the ids were forgotten when they were dead-lettered.
+        let s = forwarder.send_all(again).await;
+        assert_eq!((s.delivered, s.duplicates), (2, 0), "{s}");
+        let seen = occurrences(&mock).await;
+        assert_eq!((seen["d1"], seen["d2"]), (1, 1));
+        mock.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// A shutdown stops intake at once and, at its deadline, dead-letters what could not be
+/// delivered ("shut down before delivery"), so delivered + dead-lettered = accepted.
+#[test]
+fn a_drain_refuses_new_batches_and_dead_letters_what_is_left() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::builder()
+            .fault(json!({"match": {"path_prefix": "/api/public/"},
+                          "effect": {"latency_ms": 150}}))
+            .start()
+            .await
+            .expect("simulator");
+        let dir = scratch("drain");
+        let dl = dir.join("dead.ndjson");
+        let forwarder = Forwarder::new(Config {
+            concurrency: 1,
+            dead_letter: Some(dl.clone()),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        let batch: Vec<Value> = (0..20).map(|i| track("s", &format!("s{i}"))).collect();
+        forwarder.try_accept(batch).expect("accepted");
+        assert_eq!(forwarder.stats().received, 20);
+        let summary = forwarder.drain(Duration::from_millis(400)).await;
+        assert!(
+            forwarder.try_accept(vec![track("s", "late")]).is_err(),
+            "accepted after the drain began"
+        );
+        assert_eq!(forwarder.stats().in_flight, 0);
+        assert_eq!(summary.delivered + summary.dead_lettered, 20, "{summary}");
+        assert!(summary.delivered >= 1, "{summary}");
+        assert!(
+            summary.dead_lettered >= 1,
+            "the deadline should have cut: {summary}"
+        );
+        let dead = lines(&dl);
+        assert_eq!(dead.len() as u64, summary.dead_lettered);
+        assert!(dead
+            .iter()
+            .all(|r| r["reason"].as_str().unwrap().contains("shut down")));
+        // Nothing both dead-lettered and applied.
+        let seen = occurrences(&mock).await;
+        for r in &dead {
+            let mid = r["message"]["messageId"].as_str().unwrap();
+            assert!(!seen.contains_key(mid), "{mid} dead-lettered and applied");
+        }
+        assert_eq!(seen.len() as u64, summary.delivered);
+        mock.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
