@@ -28,7 +28,82 @@ pub(super) fn cases() -> Vec<Case> {
             .with_rule("forwarder rule: title from properties.title, else the page name"),
         Case::new("page_without_url_skipped", PAGE_VIEW, page_without_url)
             .with_rule("forwarder rule: a page with no URL anywhere is skipped: no site view, no page view"),
+        Case::new("page_path_from_the_url", PAGE_VIEW, page_path_from_url)
+            .with_rule("forwarder rule: the site view's path is properties.path, else context.page.path, else the URL's own path without query or fragment (`/` when it has none)"),
+        Case::new("page_details_kept_on_the_user", PAGE_VIEW, page_details)
+            .with_rule("forwarder rule: the page's referrer, category and search (no site view field holds them) are kept on the user as last_page_referrer, last_page_category and last_page_search; blank ones are not written"),
     ]
+}
+
+fn page_path_from_url(ctx: &Ctx) -> Scenario {
+    let cases = [
+        (
+            "deep",
+            "https://shop.example.com/docs/intro?x=1#top",
+            "/docs/intro",
+        ),
+        ("bare", "https://shop.example.com?ref=ad", "/"),
+        ("frag", "https://shop.example.com#pricing", "/"),
+        ("slash", "https://shop.example.com/", "/"),
+    ];
+    let mut events = Vec::new();
+    let mut checks = Vec::new();
+    for (name, url, path) in cases {
+        let u = ctx.id(name);
+        // Only properties.url: no path anywhere, so the forwarder derives it.
+        events.push(ctx.message(
+            "page",
+            Some(&u),
+            None,
+            json!({"properties": {"url": url, "title": "T"}}),
+        ));
+        checks.push(
+            SiteViews {
+                user: u,
+                count: 1,
+                url: Some(Expect::Eq(json!(url))),
+                path: Some(Expect::Eq(json!(path))),
+                title: None,
+                at: None,
+            }
+            .into(),
+        );
+    }
+    one_step(events, checks)
+}
+
+fn page_details(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let blank = ctx.id("blank");
+    let page = |user: &str, extra: serde_json::Value| {
+        let mut body = json!({"category": "Docs", "properties": {"url": VIEW_URL, "title": "T"}});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body["properties"][k] = v.clone();
+        }
+        ctx.message("page", Some(user), None, body)
+    };
+    one_step(
+        vec![
+            page(
+                &u,
+                json!({"referrer": "https://search.example/?q=anvil", "search": "anvil"}),
+            ),
+            page(&blank, json!({"referrer": "  ", "search": ""})),
+        ],
+        vec![
+            user::field(
+                &u,
+                "last_page_referrer",
+                Expect::Eq(json!("https://search.example/?q=anvil")),
+            ),
+            user::field(&u, "last_page_category", Expect::Eq(json!("Docs"))),
+            user::field(&u, "last_page_search", Expect::Eq(json!("anvil"))),
+            user::field(&blank, "last_page_category", Expect::Eq(json!("Docs"))),
+            user::field(&blank, "last_page_referrer", Expect::Absent),
+            user::field(&blank, "last_page_search", Expect::Absent),
+            user::field(&blank, "page_views", Expect::Eq(json!(1))),
+        ],
+    )
 }
 
 const VIEW_URL: &str = "https://shop.example.com/pricing?plan=pro";
@@ -43,6 +118,7 @@ fn page_site_view(ctx: &Ctx) -> Scenario {
                 user: u.clone(),
                 count: 1,
                 url: Some(Expect::Eq(json!(VIEW_URL))),
+                path: None,
                 title: Some(Expect::Eq(json!("Pricing"))),
                 at: Some(Expect::Instant(instant(at))),
             }
@@ -67,6 +143,7 @@ fn page_url_from_context(ctx: &Ctx) -> Scenario {
             user: u,
             count: 1,
             url: Some(Expect::Eq(json!(url))),
+            path: None,
             title: Some(Expect::Eq(json!("Context"))),
             at: None,
         }
@@ -89,6 +166,7 @@ fn page_title_from_name(ctx: &Ctx) -> Scenario {
             user: u,
             count: 1,
             url: Some(Expect::Eq(json!(url))),
+            path: None,
             title: Some(Expect::Eq(json!("Docs"))),
             at: None,
         }
@@ -118,6 +196,7 @@ fn page_without_url(ctx: &Ctx) -> Scenario {
                         user: u.clone(),
                         count: 2,
                         url: Some(Expect::Eq(json!(VIEW_URL))),
+                        path: None,
                         title: None,
                         at: None,
                     }

@@ -67,6 +67,8 @@ pub(super) fn cases() -> Vec<Case> {
             .with_rule("design.md: a trait never overwrites a read-only field (created_at): kept as segment_created_at, whichever spelling (createdAt, created_at)"),
         Case::new("identify_company_trait_makes_member", IDENTIFY, company_trait)
             .with_rule("forwarder rule: traits.company (an object with id and/or name) on identify makes the user a member of that company (by id)"),
+        Case::new("identify_long_names_cut_to_the_field_limit", IDENTIFY, long_names)
+            .with_rule("forwarder rule: text for a limited standard field is cut to User.com's limit (first_name, last_name: 40 characters; phone_number, city: 64) rather than refused"),
         Case::new("integrations_opt_out_skipped", SETTINGS, integrations)
             .with_rule(INTEGRATIONS_RULE),
     ]);
@@ -242,6 +244,8 @@ fn integrations(ctx: &Ctx) -> Scenario {
     let all_off = ctx.id("alloff");
     let ours_off = ctx.id("oursoff");
     let ours_on = ctx.id("ourson");
+    let ours_null = ctx.id("oursnull");
+    let ours_options = ctx.id("oursopts");
     let with = |user: &str, integrations: Value| {
         ctx.message(
             "identify",
@@ -262,6 +266,13 @@ fn integrations(ctx: &Ctx) -> Scenario {
             with(&all_off, json!({"All": false})),
             with(&ours_off, json!({"User.com": false})),
             with(&ours_on, json!({"All": false, "User.com": true})),
+            // `null` says nothing: `All: false` decides. An object (per-destination options)
+            // switches it on, as `true` does.
+            with(&ours_null, json!({"All": false, "User.com": null})),
+            with(
+                &ours_options,
+                json!({"All": false, "User.com": {"apiKey": "other"}}),
+            ),
             track_off,
         ],
         vec![
@@ -277,6 +288,12 @@ fn integrations(ctx: &Ctx) -> Scenario {
             .into(),
             user::exists(&control),
             user::exists(&ours_on),
+            user::exists(&ours_options),
+            UserExists {
+                id: ours_null,
+                exists: false,
+            }
+            .into(),
             UserExists {
                 id: all_off.clone(),
                 exists: false,
@@ -287,6 +304,24 @@ fn integrations(ctx: &Ctx) -> Scenario {
                 exists: false,
             }
             .into(),
+        ],
+    )
+}
+
+fn long_names(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let first = "Ä".repeat(45); // 45 characters, 90 bytes: the limit counts characters
+    let last = "b".repeat(40); // exactly at the limit: kept whole
+    let city = "c".repeat(70);
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({"first_name": first, "last_name": last, "address": {"city": city}}),
+        )],
+        vec![
+            user::field(&u, "first_name", Expect::Eq(json!("Ä".repeat(40)))),
+            user::field(&u, "last_name", Expect::Eq(json!("b".repeat(40)))),
+            user::field(&u, "city", Expect::Eq(json!("c".repeat(64)))),
         ],
     )
 }

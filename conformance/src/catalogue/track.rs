@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::inputs::{def, instant, DEFAULT_TIME};
 use super::{one_step, seeded_step, Case, Ctx, Scenario};
-use crate::checks::{Attribute, EventTime, Events};
+use crate::checks::{Attribute, Dropped, EventTime, Events};
 use crate::expect::Expect;
 
 /// Track.
@@ -53,7 +53,40 @@ pub(super) fn cases() -> Vec<Case> {
             track_time_skew,
         )
         .with_rule(TIME_RULE),
+        Case::new("track_blank_event_name_refused", TRACK, track_blank_name)
+            .with_rule("forwarder rule: a track without a usable event name (missing, not a string, blank) is dead-lettered with the reason; the user's other messages are delivered"),
     ]
+}
+
+fn track_blank_name(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let e = ctx.event("Named");
+    one_step(
+        vec![
+            ctx.track(&u, "   ", json!({"n": 1})),
+            ctx.track(&u, &e, json!({"n": 2})),
+        ],
+        vec![
+            Dropped {
+                reason: "empty event name",
+            }
+            .into(),
+            Events {
+                user: u.clone(),
+                name: e,
+                count: 1,
+                data: vec![],
+            }
+            .into(),
+            Events {
+                user: u,
+                name: "   ".into(),
+                count: 0,
+                data: vec![],
+            }
+            .into(),
+        ],
+    )
 }
 
 /// The event time rule.

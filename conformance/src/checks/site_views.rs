@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::expect::Expect;
 use crate::report::Failure;
 
-/// The user's site views: how many, and the URL, title and time of the last one recorded.
+/// The user's site views: how many, and the URL, path, title and time of the last one recorded.
 #[derive(Clone, Debug)]
 pub struct SiteViews {
     /// The user's custom id.
@@ -19,6 +19,8 @@ pub struct SiteViews {
     pub count: usize,
     /// The last view's full URL (`page_domain`), when checked.
     pub url: Option<Expect>,
+    /// The last view's `page_path`, when checked.
+    pub path: Option<Expect>,
     /// The last view's `title`, when checked.
     pub title: Option<Expect>,
     /// The last view's `timestamp`, when checked.
@@ -49,6 +51,7 @@ impl Evaluate for SiteViews {
         let last = views.last();
         for (field, expect) in [
             ("page_domain", &self.url),
+            ("page_path", &self.path),
             ("title", &self.title),
             ("timestamp", &self.at),
         ] {
