@@ -289,3 +289,97 @@ fn a_drain_refuses_new_batches_and_dead_letters_what_is_left() {
         let _ = std::fs::remove_dir_all(dir);
     });
 }
+
+/// Input that is not even a message (a bad line of a file) is dead-lettered with its reason and
+/// counted; the handle shows its settings, never the API key.
+#[test]
+fn unreadable_input_is_dead_lettered_and_the_handle_hides_the_key() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let dir = scratch("input");
+        let dl = dir.join("dead.ndjson");
+        let forwarder = Forwarder::new(Config {
+            concurrency: 3,
+            dead_letter: Some(dl.clone()),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        assert_eq!(forwarder.config().concurrency, 3);
+        assert_eq!(forwarder.config().usercom_url, mock.url());
+        let shown = format!("{forwarder:?}");
+        assert!(
+            shown.contains("Forwarder") && shown.contains("concurrency: 3"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains(mock.api_key()),
+            "the API key leaked: {shown}"
+        );
+        forwarder.dead_letter_input(json!("not json {"), "line 3: invalid JSON");
+        let stats = forwarder.stats();
+        assert_eq!((stats.received, stats.dead_lettered), (1, 1));
+        let dead = lines(&dl);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0]["message"], "not json {");
+        assert_eq!(dead[0]["reason"], "line 3: invalid JSON");
+        mock.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// A transient failure (503, 429 with `Retry-After`, a reset) is retried inside the retry
+/// window and the message is delivered once; a permanent one (400) is not retried.
+#[test]
+fn transient_failures_are_retried_permanent_ones_are_not() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let http = reqwest::Client::new();
+        for rule in [
+            json!({"match": {"path_prefix": "/api/public/users-by-id/t1/"}, "effect": {"status": 503}, "times": 2}),
+            json!({"match": {"path_prefix": "/api/public/users-by-id/t2/"}, "effect": {"status": 429, "retry_after": 1}, "times": 1}),
+            json!({"match": {"path_prefix": "/api/public/users-by-id/t3/"}, "effect": {"reset": true}, "times": 1}),
+            json!({"match": {"path_prefix": "/api/public/users-by-id/t4/"}, "effect": {"status": 400}, "times": 5}),
+        ] {
+            http.post(format!("{}/__admin/faults", mock.url()))
+                .json(&rule)
+                .send()
+                .await
+                .expect("fault");
+        }
+        let forwarder = Forwarder::new(config(&mock)).expect("forwarder");
+        let started = std::time::Instant::now();
+        let s = forwarder
+            .send_all(vec![
+                track("t1", "x1"),
+                track("t2", "x2"),
+                track("t3", "x3"),
+                track("t4", "x4"),
+            ])
+            .await;
+        assert_eq!((s.delivered, s.dead_lettered), (3, 1), "{s}");
+        // The 429's Retry-After is a floor: the retry waited at least a second.
+        assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+        let seen = occurrences(&mock).await;
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [("x1".to_string(), 1), ("x2".into(), 1), ("x3".into(), 1)]
+        );
+        let faults: Value = reqwest::get(format!("{}/__admin/faults", mock.url()))
+            .await
+            .expect("faults")
+            .json()
+            .await
+            .expect("faults JSON");
+        let hits: Vec<u64> = faults["faults"]
+            .as_array()
+            .expect("faults")
+            .iter()
+            .map(|f| f["hits"].as_u64().unwrap_or(0))
+            .collect();
+        // t1: both 503s; t2, t3: one each; t4: the 400 once, never retried.
+        assert_eq!(hits, [2, 1, 1, 1]);
+        mock.shutdown().await;
+    });
+}
