@@ -380,6 +380,22 @@ fn transient_failures_are_retried_permanent_ones_are_not() {
             .collect();
         // t1: both 503s; t2, t3: one each; t4: the 400 once, never retried.
         assert_eq!(hits, [2, 1, 1, 1]);
+
+        // A failure that never ends is dead-lettered when the retry window closes.
+        http.post(format!("{}/__admin/faults", mock.url()))
+            .json(&json!({"match": {"path_prefix": "/api/public/users-by-id/t5/"}, "effect": {"status": 503}}))
+            .send()
+            .await
+            .expect("fault");
+        let short = Forwarder::new(Config {
+            retry_window: Duration::from_millis(300),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        let s = tokio::time::timeout(Duration::from_secs(10), short.send_all(vec![track("t5", "x5")]))
+            .await
+            .expect("the retry window must end the retries");
+        assert_eq!(s.dead_lettered, 1, "{s}");
         mock.shutdown().await;
     });
 }
