@@ -1,31 +1,69 @@
 #!/usr/bin/env bash
 # The gate's strength: the share of cargo-mutants mutants of the forwarder that the conformance
-# harness alone kills (never the forwarder's own unit tests).
+# harness alone kills (never the forwarder's own unit or integration tests).
 #
-#   bash bench/mutants.sh [catalogue|harness] [cargo-mutants options, e.g. --shard 0/4]
+#   bash bench/mutants.sh catalogue [cargo-mutants options]   # (a) the catalogue alone
+#   bash bench/mutants.sh harness   [cargo-mutants options]   # (b) the whole harness
+#   bash bench/mutants.sh table                               # both tables, from what ran
 #
-# catalogue: only the catalogue cases (what gates other forwarders: `usercom-conformance run`);
-# harness:   the whole harness (catalogue + properties + snapshots).
-# Files mutated: the forwarder's mapping, the applier and delivery (override with MUTANTS_FILES).
-# Writes bench/mutants/<scope>/ (cargo-mutants' output) and prints a Markdown table: mutants,
-# killed, survived, timeouts, unviable, and every survivor. Not in CI (hours for the full set);
-# run in shards. Needs `cargo install cargo-mutants --locked`.
+# catalogue: every mutant, tested by the catalogue cases only (`--test harness catalogue::`:
+#            what gates other forwarders, `usercom-conformance run`). Run again with --iterate
+#            after adding checks: only what was not caught is tested again.
+# harness:   starts from the catalogue's results and tests, with --iterate, only the mutants the
+#            catalogue did not kill, against the whole harness (catalogue, delivery contract,
+#            restart, properties, snapshots, wrong forwarders): a mutant the catalogue kills is
+#            killed by the harness too, so (b) = (a)'s kills + these.
+# Files mutated: the forwarder's mapping, its applier and delivery (override with MUTANTS_FILES).
+# Output: bench/mutants/<scope>/mutants.out/ (cargo-mutants' own), and the tables on stdout;
+# survivors' explanations come from bench/mutants-reasons.tsv.
+#
+# Builds without debug info, and links with mold when it is installed (a mutant then costs a
+# few seconds of build); `--jobs 2` runs two mutants at once in copies of the tree. Not in CI
+# (about an hour for the full set on two cores). Needs `cargo install cargo-mutants --locked`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scope=${1:-harness}
+scope=${1:-}
 shift || true
-case "$scope" in
-  catalogue) filter=(catalogue::) ;;
-  harness) filter=() ;;
-  *) echo "usage: bash bench/mutants.sh [catalogue|harness] [cargo-mutants options]" >&2; exit 2 ;;
-esac
-command -v cargo-mutants >/dev/null || { echo "cargo-mutants is missing: cargo install cargo-mutants --locked" >&2; exit 2; }
 files=${MUTANTS_FILES:-"src/mapping.rs src/mapping/*.rs src/usercom/apply.rs src/delivery/*.rs"}
 args=()
 for f in $files; do args+=(--file "$f"); done
+
+table() {
+  local list
+  list=$(mktemp)
+  cargo mutants --list "${args[@]}" > "$list"
+  for s in catalogue harness; do
+    local runs=()
+    [ "$s" = harness ] && [ -f bench/mutants/catalogue/mutants.out/outcomes.json ] &&
+      runs+=(bench/mutants/catalogue/mutants.out/outcomes.json)
+    [ -f "bench/mutants/$s/mutants.out/outcomes.json" ] && runs+=("bench/mutants/$s/mutants.out/outcomes.json")
+    [ ${#runs[@]} -gt 0 ] || continue
+    echo "### $s"
+    echo
+    python3 bench/mutants_table.py --universe "$list" --reasons bench/mutants-reasons.tsv "${runs[@]}"
+    echo
+  done
+  rm -f "$list"
+}
+
+case "$scope" in
+  catalogue) filter=(catalogue::) ;;
+  harness) filter=() ;;
+  table) table; exit 0 ;;
+  *) echo "usage: bash bench/mutants.sh catalogue|harness|table [cargo-mutants options]" >&2; exit 2 ;;
+esac
+command -v cargo-mutants >/dev/null || { echo "cargo-mutants is missing: cargo install cargo-mutants --locked" >&2; exit 2; }
+export CARGO_PROFILE_DEV_DEBUG=0
+if command -v mold >/dev/null; then export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"; fi
+unset CARGO_TARGET_DIR # each copy of the tree builds in its own target/
 out="bench/mutants/$scope"
 mkdir -p "$out"
+if [ "$scope" = harness ] && [ ! -d "$out/mutants.out" ] && [ -d bench/mutants/catalogue/mutants.out ]; then
+  # Start from the catalogue's results: --iterate then tests only what it did not kill.
+  cp -r bench/mutants/catalogue/mutants.out "$out/"
+  set -- --iterate "$@"
+fi
 # Exit code 2 = some mutants survived: that is the result, not a failure of the script.
 cargo mutants "${args[@]}" --test-package usercom-conformance --baseline skip \
   --output "$out" "$@" -- --test harness "${filter[@]}" || [ $? -le 3 ]
-python3 bench/mutants_table.py "$out/mutants.out/outcomes.json"
+table

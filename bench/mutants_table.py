@@ -1,27 +1,69 @@
-"""Prints the Markdown table of a cargo-mutants run (bench/mutants.sh): counts and survivors."""
+"""The Markdown table of the gate's mutation score (bench/mutants.sh), from cargo-mutants runs.
+
+    python3 bench/mutants_table.py [--universe LIST] [--reasons TSV] OUTCOMES.json [MORE.json ...]
+
+Several outcomes files are merged in order, the later result of a mutant replacing the earlier
+one: a first full run, then `--iterate` runs on what it missed (after new checks, or with a wider
+test scope), give each mutant its latest outcome. `--universe` (the output of `cargo mutants
+--list` on the code being scored) keeps only mutants of that code: results for mutants of older
+code (shifted lines) are dropped, and a mutant of the universe that no run tested is reported.
+`--reasons` (tab-separated: mutant name, reason) gives each survivor its explanation.
+"""
+import argparse
 import json
-import sys
 from collections import Counter
 
-outcomes = json.load(open(sys.argv[1]))
-counts = Counter()
-survivors = []
-for o in outcomes["outcomes"]:
-    scenario = o["scenario"]
-    if scenario == "Baseline":
-        continue
-    summary = o["summary"]
-    counts[summary] += 1
-    if summary == "MissedMutant":
-        m = scenario["Mutant"]
-        survivors.append(f'{m["file"]}:{m["span"]["start"]["line"]} {m["name"] if "name" in m else m.get("function", {}).get("function_name", "")}: replace with `{m.get("replacement", "")}`')
-viable = counts["CaughtMutant"] + counts["MissedMutant"] + counts["Timeout"]
-killed = counts["CaughtMutant"] + counts["Timeout"]
-print("| mutants | killed | survived | timeouts | unviable | score (killed / viable) |")
-print("|---|---|---|---|---|---|")
-score = f"{100 * killed / viable:.1f}%" if viable else "–"
-print(f'| {sum(counts.values())} | {counts["CaughtMutant"]} | {counts["MissedMutant"]} | {counts["Timeout"]} | {counts["Unviable"]} | {score} |')
-if survivors:
-    print("\nSurvivors:")
-    for s in survivors:
-        print(f"- {s}")
+KILLED = {"CaughtMutant", "Timeout"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outcomes", nargs="+", help="outcomes.json files, oldest first")
+    ap.add_argument("--universe", help="`cargo mutants --list` output for the scored code")
+    ap.add_argument("--reasons", help="TSV: mutant name<TAB>why it survives")
+    a = ap.parse_args()
+
+    latest = {}
+    for path in a.outcomes:
+        with open(path) as f:
+            for o in json.load(f)["outcomes"]:
+                scenario = o["scenario"]
+                if scenario == "Baseline" or "Mutant" not in scenario:
+                    continue
+                latest[scenario["Mutant"]["name"]] = o["summary"]
+
+    universe = None
+    if a.universe:
+        with open(a.universe) as f:
+            universe = [line.strip() for line in f if line.strip()]
+        latest = {name: latest.get(name, "NotTested") for name in universe}
+
+    reasons = {}
+    if a.reasons:
+        with open(a.reasons) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#") and "\t" in line:
+                    name, why = line.rstrip("\n").split("\t", 1)
+                    reasons[name] = why
+
+    counts = Counter(latest.values())
+    viable = sum(counts[k] for k in ("CaughtMutant", "MissedMutant", "Timeout"))
+    killed = sum(counts[k] for k in KILLED)
+    score = f"{100 * killed / viable:.1f}%" if viable else "–"
+    print("| mutants | caught | timeouts (killed) | survived | unviable | not tested | score (killed / viable) |")
+    print("|---|---|---|---|---|---|---|")
+    print(f'| {len(latest)} | {counts["CaughtMutant"]} | {counts["Timeout"]} | {counts["MissedMutant"]} '
+          f'| {counts["Unviable"]} | {counts["NotTested"]} | {score} |')
+    survivors = sorted(name for name, s in latest.items() if s == "MissedMutant")
+    if survivors:
+        print("\nSurvivors:\n")
+        for name in survivors:
+            why = reasons.get(name, "no reason recorded yet")
+            print(f"- `{name}`: {why}")
+    untested = sorted(name for name, s in latest.items() if s == "NotTested")
+    if untested:
+        print(f"\nNot tested by any run ({len(untested)}): rerun with --iterate.")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::user::{integer, prefer, tag_list};
 use super::{add_custom_attributes, text_or_null, Dropped, Standard};
-use crate::segment::{scan, Message};
+use crate::segment::scan;
 
 /// Company fields User.com owns; a trait normalising onto one is renamed `segment_<name>`.
 pub const READ_ONLY: [&str; 5] = ["id", "custom_id", "created_at", "updated_at", "employees"];
@@ -46,11 +46,6 @@ const CONSUMED: [&str; 6] = [
     "description",
     "employees",
 ];
-
-/// The company fields for a group message.
-pub fn group_fields(msg: &Message<'_>) -> Map<String, Value> {
-    fields_dropping(msg.traits, &mut Vec::new())
-}
 
 /// identify's `traits.company` (Segment's reserved trait: an object with `id`, `name`, and
 /// other company traits) → the company's group id (its `id`, else its `name`) and fields, by the

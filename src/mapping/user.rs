@@ -111,12 +111,6 @@ const CONSUMED: [&str; 10] = [
     "address",
 ];
 
-/// The user fields for an identify message (what cannot be mapped is left out silently; see
-/// [`identify_fields_dropping`]).
-pub fn identify_fields(msg: &Message<'_>) -> Map<String, Value> {
-    identify_fields_dropping(msg, &mut Vec::new())
-}
-
 /// The user fields for an identify message; a mapped trait whose value cannot go into its field
 /// (an invalid email, a phone that is an object) is left out and recorded in `dropped`.
 pub fn identify_fields_dropping(
