@@ -66,7 +66,7 @@ pub(super) fn cases() -> Vec<Case> {
         Case::new("identify_read_only_created_at_kept_as_segment_created_at", CUSTOM, created_at)
             .with_rule("design.md: a trait never overwrites a read-only field (created_at): kept as segment_created_at, whichever spelling (createdAt, created_at)"),
         Case::new("identify_company_trait_makes_member", IDENTIFY, company_trait)
-            .with_rule("forwarder rule: traits.company (an object with id and/or name) on identify makes the user a member of that company (by id)"),
+            .with_rule("forwarder rule: traits.company on identify makes the user a member of that company: found by its id (a number as text; a blank id is none), else its name; a bare string is the name"),
         Case::new("identify_long_names_cut_to_the_field_limit", IDENTIFY, long_names)
             .with_rule("forwarder rule: text for a limited standard field is cut to User.com's limit (first_name, last_name: 40 characters; phone_number, city: 64) rather than refused"),
         Case::new("integrations_opt_out_skipped", SETTINGS, integrations)
@@ -210,6 +210,13 @@ fn company_trait(ctx: &Ctx) -> Scenario {
     let u = ctx.id("u");
     let v = ctx.id("v");
     let g = ctx.id("g");
+    let (by_name, by_string, by_number, blank_id) = (
+        ctx.id("byname"),
+        ctx.id("bystring"),
+        ctx.id("bynumber"),
+        ctx.id("blankid"),
+    );
+    let (globex, initech, hooli) = (ctx.id("Globex"), ctx.id("Initech"), ctx.id("Hooli"));
     Scenario {
         steps: vec![
             Step {
@@ -221,10 +228,18 @@ fn company_trait(ctx: &Ctx) -> Scenario {
                 )],
             },
             Step {
-                events: vec![ctx.identify(
-                    &u,
-                    json!({"email": "member@example.com", "company": {"id": g, "name": "Acme"}}),
-                )],
+                events: vec![
+                    ctx.identify(
+                        &u,
+                        json!({"email": "member@example.com", "company": {"id": g, "name": "Acme"}}),
+                    ),
+                    // No id: found by its name. A bare string is the name. A numeric id is
+                    // the id as text. A blank id counts as none.
+                    ctx.identify(&by_name, json!({"company": {"name": globex}})),
+                    ctx.identify(&by_string, json!({"company": initech})),
+                    ctx.identify(&by_number, json!({"company": {"id": 424_242, "name": "Numbered"}})),
+                    ctx.identify(&blank_id, json!({"company": {"id": "  ", "name": hooli}})),
+                ],
                 checks: vec![
                     Member {
                         user: u.clone(),
@@ -232,6 +247,27 @@ fn company_trait(ctx: &Ctx) -> Scenario {
                     }
                     .into(),
                     user::field(&u, "email", Expect::Eq(json!("member@example.com"))),
+                    Member {
+                        user: by_name,
+                        company: globex.clone(),
+                    }
+                    .into(),
+                    Member {
+                        user: by_string,
+                        company: initech.clone(),
+                    }
+                    .into(),
+                    crate::checks::company::field(&initech, "name", Expect::Eq(json!(initech))),
+                    Member {
+                        user: by_number,
+                        company: "424242".into(),
+                    }
+                    .into(),
+                    Member {
+                        user: blank_id,
+                        company: hooli.clone(),
+                    }
+                    .into(),
                 ],
             },
         ],
