@@ -399,3 +399,70 @@ fn transient_failures_are_retried_permanent_ones_are_not() {
         mock.shutdown().await;
     });
 }
+
+/// The forwarder caches user and company ids; when a cached one is gone at User.com (deleted,
+/// an app reset), the next call that uses it finds out (400/404), looks it up again and
+/// delivers, instead of dead-lettering the message.
+#[test]
+fn stale_cached_ids_are_looked_up_again() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let http = reqwest::Client::new();
+        let forwarder = Forwarder::new(config(&mock)).expect("forwarder");
+        let page = |mid: &str| {
+            json!({"type": "page", "userId": "cached", "messageId": mid,
+                   "properties": {"url": "https://shop.example/x", "title": "X"}})
+        };
+        let group = |mid: &str| {
+            json!({"type": "group", "userId": "cached", "groupId": "gc", "messageId": mid,
+                   "traits": {"name": "Cached Co"}})
+        };
+        let s = forwarder.send_all(vec![page("p1"), group("g1")]).await;
+        assert_eq!(s.delivered, 2, "{s}");
+        for path in ["users-by-id/cached/", "companies-by-id/gc/"] {
+            let r = http
+                .delete(format!("{}/api/public/{path}", mock.url()))
+                .header("Authorization", format!("Token {}", mock.api_key()))
+                .header("Accept", "*/*; version=2")
+                .send()
+                .await
+                .expect("delete");
+            assert!(r.status().is_success(), "DELETE {path}: {}", r.status());
+        }
+        let s = forwarder
+            .send_all(vec![page("p2"), group("g2"), track("cached", "t1")])
+            .await;
+        assert_eq!((s.delivered, s.dead_lettered), (3, 0), "{s}");
+        let state: Value = reqwest::get(format!("{}/__admin/state?app=default", mock.url()))
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("state JSON");
+        let users: Vec<&Value> = state["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter(|u| u["custom_id"] == "cached")
+            .collect();
+        assert_eq!(users.len(), 1, "{users:?}");
+        assert_eq!(
+            users[0]["page_views"], 1,
+            "the new user has the one new view"
+        );
+        let companies: Vec<&Value> = state["companies"]
+            .as_array()
+            .expect("companies")
+            .iter()
+            .filter(|c| c["custom_id"] == "gc")
+            .collect();
+        assert_eq!(companies.len(), 1);
+        let member_ids: Vec<&Value> = companies[0]["employees"]
+            .as_array()
+            .map(|m| m.iter().collect())
+            .unwrap_or_default();
+        assert_eq!(member_ids.len(), 1, "{:?}", companies[0]);
+        mock.shutdown().await;
+    });
+}
