@@ -110,7 +110,7 @@ pub(super) async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     summary.skipped += sent.skipped;
     summary.dead_lettered += sent.dead_lettered;
     summary.duplicates += sent.duplicates;
-    summary.dropped_fields = forwarder.stats().dropped_fields;
+    summary.dropped_fields = sent.dropped_fields;
 
     println!("{}", summary_line(&summary));
     if summary.dead_lettered > 0 {

@@ -186,6 +186,7 @@ impl Forwarder {
     ) -> Summary {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut summary = Summary::default();
+        let dropped_before = self.shared.counters.dropped_fields.load(Ordering::SeqCst);
         for (index, raw) in messages.into_iter().enumerate() {
             // The semaphore is never closed, so acquiring only waits for room.
             let Ok(slot) = self.shared.capacity.clone().acquire_owned().await else {
@@ -207,6 +208,10 @@ impl Forwarder {
             summary.record(outcome);
             on_outcome(index, outcome);
         }
+        // Fields left out while these messages were delivered (another run on the same handle
+        // at the same time would be counted here too).
+        summary.dropped_fields =
+            self.shared.counters.dropped_fields.load(Ordering::SeqCst) - dropped_before;
         summary
     }
 

@@ -165,7 +165,9 @@ fn whole(f: f64) -> Option<Value> {
 
 fn integer(value: &Value) -> Option<Value> {
     match value {
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some(value.clone()),
+        // In the signed 64-bit range only: a larger unsigned integer is out of range (it is
+        // not an i64, and its float is not below 2^53 either).
+        Value::Number(n) if n.is_i64() => Some(value.clone()),
         Value::Number(n) => whole(n.as_f64()?),
         Value::String(s) => match s.trim().parse::<i64>() {
             Ok(i) => Some(Value::from(i)),
@@ -216,25 +218,50 @@ fn instant(value: &Value) -> Option<DateTime<Utc>> {
             if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
                 return Some(dt.with_timezone(&Utc));
             }
-            if let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-                return Some(naive.and_utc());
+            // A naive date-time (UTC), `T` or a space between date and time.
+            if s.len() > 10 && plain_date(&s[..10]).is_some() {
+                for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+                    if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
+                        return Some(naive.and_utc());
+                    }
+                }
+                return None;
             }
-            let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-            Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+            Some(plain_date(s)?.and_hms_opt(0, 0, 0)?.and_utc())
         }
         _ => None,
     }
 }
 
+/// `YYYY-MM-DD`, exactly that shape (chrono alone would also take `2024-5-1`).
+fn plain_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 fn date(value: &Value) -> Option<Value> {
-    if let Value::String(s) = value {
-        let s = s.trim();
-        // A date-time keeps the date as written (its own offset), not the UTC date.
-        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-            return Some(Value::String(dt.date_naive().to_string()));
+    let day = match value {
+        Value::String(s) => {
+            let s = s.trim();
+            // A date-time keeps the date as written (its own offset), not the UTC date; a
+            // naive date-time is not a date (whose day would it be?).
+            match DateTime::parse_from_rfc3339(s) {
+                Ok(dt) => dt.date_naive(),
+                Err(_) => plain_date(s)?,
+            }
         }
-    }
-    Some(Value::String(instant(value)?.date_naive().to_string()))
+        Value::Number(_) => instant(value)?.date_naive(),
+        _ => return None,
+    };
+    Some(Value::String(day.to_string()))
 }
 
 fn datetime(value: &Value) -> Option<Value> {
@@ -293,7 +320,39 @@ mod tests {
             (json!("4.0"), Integer, Some(json!(4))),
             (json!("1e3"), Integer, Some(json!(1000))),
             (json!(1.5), Integer, None),
+            (
+                json!(9_223_372_036_854_775_807i64),
+                Integer,
+                Some(json!(i64::MAX)),
+            ),
+            (json!(9_223_372_036_854_775_808u64), Integer, None),
+            (json!(u64::MAX), Integer, None),
             (json!("abc"), Integer, None),
+            (json!("2024-5-1"), Date, None),
+            (json!("2024-05-01T10:00:00"), Date, None),
+            (json!(" 2024-05-01 "), Date, Some(json!("2024-05-01"))),
+            (
+                json!("2024-05-01T23:30:00-05:00"),
+                Date,
+                Some(json!("2024-05-01")),
+            ),
+            (json!("2024-5-1"), Datetime, None),
+            (
+                json!("2024-05-01 10:00:00"),
+                Datetime,
+                Some(json!("2024-05-01T10:00:00Z")),
+            ),
+            (
+                json!("2024-05-01T10:00:00.5"),
+                Datetime,
+                Some(json!("2024-05-01T10:00:00.500Z")),
+            ),
+            (
+                json!("2024-05-01"),
+                Datetime,
+                Some(json!("2024-05-01T00:00:00Z")),
+            ),
+            (json!("2024-05-01Tnoon"), Datetime, None),
             (json!(true), Integer, None),
             (json!("inf"), Float, None),
             (json!("2.5"), Float, Some(json!(2.5))),

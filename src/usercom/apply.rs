@@ -238,28 +238,31 @@ impl<T: Transport> Applier<T> {
     }
 
     /// Sends a call built from `fields`; when User.com answers 400 naming one of them, that
-    /// field is dropped (reported in `dropped`) and the call sent once more without it.
+    /// field is dropped (reported in `dropped`) and the call sent again without it, as long as
+    /// each 400 names a field still there (so at most once per field: User.com names one
+    /// field per answer, and two bad fields must not lose the message either).
     async fn send_fields(
         &self,
         target: Target<'_>,
         mut fields: Map<String, Value>,
         dropped: &mut Vec<Dropped>,
     ) -> Result<Bytes> {
-        match self.transport.send(&target.call(&fields)).await {
-            Err(e) if e.status() == Some(400) => {
-                let Some(field) = refused_field(&e, &fields) else {
-                    return Err(e);
-                };
-                fields.remove(&field);
-                dropped.push(Dropped {
-                    field,
-                    reason: format!("refused by User.com: {e}"),
-                });
-                // A definition may have changed under us: read them again next time.
-                self.catalogue.invalidate();
-                self.transport.send(&target.call(&fields)).await
+        loop {
+            match self.transport.send(&target.call(&fields)).await {
+                Err(e) if e.status() == Some(400) => {
+                    let Some(field) = refused_field(&e, &fields) else {
+                        return Err(e);
+                    };
+                    fields.remove(&field);
+                    dropped.push(Dropped {
+                        field,
+                        reason: format!("refused by User.com: {e}"),
+                    });
+                    // A definition may have changed under us: read them again next time.
+                    self.catalogue.invalidate();
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 

@@ -302,7 +302,7 @@ async fn health_stats_and_unknown_routes() {
         .unwrap();
     assert_eq!(
         stats,
-        json!({"received": 4, "delivered": 1, "skipped": 1, "dead_lettered": 1, "duplicates": 1, "dropped_fields": 0, "in_flight": 0})
+        json!({"received": 4, "delivered": 1, "skipped": 1, "dead_lettered": 1, "duplicates": 1, "dropped_fields": 0, "in_flight": 0, "read_backs": 0, "resends_avoided": 0})
     );
 
     let response = client

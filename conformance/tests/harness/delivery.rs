@@ -466,3 +466,43 @@ fn stale_cached_ids_are_looked_up_again() {
         mock.shutdown().await;
     });
 }
+
+/// One bad field never loses the message, nor do two: each 400 that names a field still in
+/// the request drops that field (counted) and sends the rest again.
+#[test]
+fn each_refused_field_is_dropped_and_the_rest_delivered() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let http = reqwest::Client::new();
+        for field in ["bad_a", "bad_b"] {
+            http.post(format!("{}/__admin/faults", mock.url()))
+                .json(&json!({"match": {"method": "POST", "path_prefix": "/api/public/users/update_or_create/"},
+                              "effect": {"status": 400, "body": {"field": field, "detail": format!("{field}: refused")}},
+                              "times": 1}))
+                .send()
+                .await
+                .expect("fault");
+        }
+        let forwarder = Forwarder::new(config(&mock)).expect("forwarder");
+        let s = forwarder
+            .send_all(vec![json!({"type": "identify", "userId": "two-bad",
+                "traits": {"bad_a": "x", "bad_b": "y", "plan": "pro"}})])
+            .await;
+        assert_eq!((s.delivered, s.dead_lettered, s.dropped_fields), (1, 0, 2), "{s}");
+        assert_eq!(forwarder.stats().dropped_fields, 2);
+        let user: Value = http
+            .get(format!("{}/api/public/users-by-id/two-bad/", mock.url()))
+            .header("Authorization", format!("Token {}", mock.api_key()))
+            .header("Accept", "*/*; version=2")
+            .send()
+            .await
+            .expect("user")
+            .json()
+            .await
+            .expect("user JSON");
+        assert_eq!(user["plan"], "pro", "{user}");
+        assert!(user["bad_a"].is_null() && user["bad_b"].is_null(), "{user}");
+        mock.shutdown().await;
+    });
+}

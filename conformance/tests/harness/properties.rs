@@ -642,6 +642,19 @@ proptest! {
 /// property above samples; this one makes sure no edge value is left out of any run).
 #[test]
 fn conversion_table_sweep_matches_the_simulator() {
+    conversion_sweep(false);
+}
+
+/// The same sweep through the forwarder into the strict simulator, which converts nothing: what
+/// lands is the forwarder's own conversion (`src/mapping/convert.rs`), judged by the same table.
+#[test]
+fn conversion_table_sweep_through_the_forwarder_matches_the_model() {
+    conversion_sweep(true);
+}
+
+/// `via_forwarder`: an identify through the forwarder into a strict app; else the values go
+/// straight to the simulator (REST) in a default app.
+fn conversion_sweep(via_forwarder: bool) {
     let env = env();
     let types = [
         ValueType::Boolean,
@@ -673,7 +686,7 @@ fn conversion_table_sweep_matches_the_simulator() {
         let mut diffs = Vec::new();
         let mut tolerated = Vec::new();
         for t in &types {
-            let app = env.sim.create_app().await.expect("app");
+            let app = env.sim.create_app_in(via_forwarder).await.expect("app");
             let choices = match t {
                 ValueType::Fixed(c) => c.clone(),
                 _ => Vec::new(),
@@ -690,10 +703,27 @@ fn conversion_table_sweep_matches_the_simulator() {
                 model.defs.insert((Kind::User, name.clone()), t.clone());
                 body.insert(name, v.clone());
             }
-            env.sim
-                .upsert_user(&app.api_key, &Value::Object(body.clone()))
-                .await
-                .expect("upsert");
+            if via_forwarder {
+                let mut traits = body.clone();
+                traits.remove("custom_id");
+                let msg = json!({"type": "identify", "userId": "u", "traits": traits});
+                let dl =
+                    std::env::temp_dir().join(format!("sweep-dead-{}.ndjson", fastrand::u64(..)));
+                let mut config = forwarder_config(&env.sim, &app, 1);
+                config.dead_letter = Some(dl.clone());
+                let summary = usercom_forwarder::Forwarder::new(config)
+                    .expect("forwarder")
+                    .send_all(vec![msg])
+                    .await;
+                let dead = std::fs::read_to_string(&dl).unwrap_or_default();
+                let _ = std::fs::remove_file(&dl);
+                assert_eq!(summary.delivered, 1, "{}: {summary}: {dead}", t.api_name());
+            } else {
+                env.sim
+                    .upsert_user(&app.api_key, &Value::Object(body.clone()))
+                    .await
+                    .expect("upsert");
+            }
             model.apply(&json!({"type": "identify", "userId": "u", "traits": body}));
             let seen = env
                 .sim
