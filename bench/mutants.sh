@@ -6,7 +6,9 @@
 #   bash bench/mutants.sh harness   [cargo-mutants options]   # (b) the whole harness
 #   bash bench/mutants.sh table                               # both tables, from what ran
 #
-# catalogue: every mutant, tested by the catalogue cases only (`--test harness catalogue::`:
+# catalogue: every mutant, tested by the catalogue runs against our forwarder only (in process
+#            against both simulator modes, through its ingress, and in external mode:
+#            `--test harness catalogue::whole_catalogue_passes`;
 #            what gates other forwarders, `usercom-conformance run`). Run again with --iterate
 #            after adding checks: only what was not caught is tested again.
 # harness:   starts from the catalogue's results and tests, with --iterate, only the mutants the
@@ -47,7 +49,7 @@ table() {
 }
 
 case "$scope" in
-  catalogue) filter=(catalogue::) ;;
+  catalogue) filter=(catalogue::whole_catalogue_passes) ;;
   harness) filter=() ;;
   table) table; exit 0 ;;
   *) echo "usage: bash bench/mutants.sh catalogue|harness|table [cargo-mutants options]" >&2; exit 2 ;;
