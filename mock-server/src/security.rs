@@ -30,33 +30,54 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Check the admin token of an `/__admin/…` request: `Ok` without a configured token, or with
-/// `Authorization: Bearer <token>`; else a 401 answer that does not echo what was sent.
+/// `Authorization: Bearer <token>`, or `Basic` with the token as the password (any user name:
+/// a browser opening the dashboard can only prompt for Basic); else a 401 answer that does not
+/// echo what was sent, with both challenges.
 #[allow(clippy::result_large_err)] // the error is the ready-made answer
 pub fn check_admin_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), Response> {
+    use base64::Engine as _;
     let Some(expected) = expected else {
         return Ok(());
     };
-    let sent = headers
+    let sent: Option<Vec<u8>> = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            let (scheme, credentials) = v.trim().split_once(' ')?;
+            let credentials = credentials.trim();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Some(credentials.as_bytes().to_vec())
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                // An undecodable Basic credential is a wrong token, not a missing one.
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(credentials)
+                    .unwrap_or_default();
+                let password = match decoded.iter().position(|&b| b == b':') {
+                    Some(i) => decoded[i + 1..].to_vec(),
+                    None => decoded,
+                };
+                Some(password)
+            } else {
+                None
+            }
         });
     let detail = match sent {
-        Some(t) if same(t.as_bytes(), expected.as_bytes()) => return Ok(()),
+        Some(t) if same(&t, expected.as_bytes()) => return Ok(()),
         Some(_) => "invalid admin token",
-        None => "the admin plane needs `Authorization: Bearer <admin token>` (started with --admin-token)",
+        None => "the admin plane needs the admin token (started with --admin-token): `Authorization: Bearer <token>`, or Basic with the token as the password",
     };
     let mut r = (
         StatusCode::UNAUTHORIZED,
         axum::Json(json!({ "detail": detail })),
     )
         .into_response();
-    r.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"usercom-mock admin\""),
-    );
+    for challenge in [
+        "Bearer realm=\"usercom-mock admin\"",
+        "Basic realm=\"usercom-mock admin\", charset=\"UTF-8\"",
+    ] {
+        r.headers_mut()
+            .append(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
     Err(r)
 }
 
@@ -194,6 +215,17 @@ mod tests {
         assert!(check_admin_token(Some("t0ken"), &h).is_ok());
         h.insert(AUTHORIZATION, "Token t0ken".parse().unwrap());
         assert!(check_admin_token(Some("t0ken"), &h).is_err());
+        // Basic, as a browser sends it: any user, the token as the password.
+        h.insert(AUTHORIZATION, "Basic YWRtaW46dDBrZW4=".parse().unwrap()); // admin:t0ken
+        assert!(check_admin_token(Some("t0ken"), &h).is_ok());
+        h.insert(AUTHORIZATION, "basic OnQwa2Vu".parse().unwrap()); // :t0ken
+        assert!(check_admin_token(Some("t0ken"), &h).is_ok());
+        h.insert(AUTHORIZATION, "Basic YWRtaW46d3Jvbmc=".parse().unwrap()); // admin:wrong
+        assert!(check_admin_token(Some("t0ken"), &h).is_err());
+        h.insert(AUTHORIZATION, "Basic !!!".parse().unwrap());
+        let denied = check_admin_token(Some("t0ken"), &h).unwrap_err();
+        let challenges: Vec<_> = denied.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert_eq!(challenges.len(), 2, "Bearer and Basic: {challenges:?}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod faults;
 
 pub(crate) fn routes() -> Router<Store> {
     Router::new()
+        .route("/health", get(health))
         .route("/reset", post(reset))
         .route("/state", get(state))
         .route("/apps", post(create_app).get(list_apps))
@@ -41,6 +42,11 @@ pub(crate) fn routes() -> Router<Store> {
 
 fn app_param(p: &Params) -> Option<&str> {
     p.0.get("app").map(String::as_str)
+}
+
+/// `GET /__admin/health`: the simulator is up (WireMock's path, for tools that probe it).
+async fn health(store: axum::extract::State<Store>) -> Response {
+    ok(json!({"status": "ok", "apps": store.apps().len()}))
 }
 
 async fn reset(store: axum::extract::State<Store>, p: Params) -> Result<Response> {
@@ -153,8 +159,23 @@ async fn requests(store: axum::extract::State<Store>, p: Params) -> Result<Respo
     if let Some(a) = app {
         store.app_or_404(Some(a))?;
     }
-    let entries = store.journal_json(app);
-    Ok(ok(json!({"count": entries.len(), "requests": entries})))
+    let number = |name: &str| -> Result<Option<u64>> {
+        match p.0.get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                Error::bad(
+                    name,
+                    format!("`{v}` is not a whole number ({name}: see GET /__admin/requests)"),
+                )
+            }),
+        }
+    };
+    let since = number("since")?;
+    let limit = number("limit")?.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let (entries, total) = store.journal_page(app, since, limit);
+    Ok(ok(
+        json!({"count": entries.len(), "total": total, "requests": entries}),
+    ))
 }
 
 async fn clear_requests(store: axum::extract::State<Store>, p: Params) -> Result<Response> {

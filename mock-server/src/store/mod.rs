@@ -380,14 +380,33 @@ impl Store {
     /// The journal as JSON (one app's entries, or all). Any known secret a client sent outside
     /// the `Authorization` header is masked too.
     pub fn journal_json(&self, app: Option<&str>) -> Vec<Value> {
+        self.journal_page(app, None, None).0
+    }
+
+    /// Journal entries (one app's, or all), oldest first: those with `seq > since`, and of
+    /// those at most the newest `limit`. Also returns how many entries the journal holds (for
+    /// `app`) in all, so a client polling with `since` knows what it has not seen.
+    pub fn journal_page(
+        &self,
+        app: Option<&str>,
+        since: Option<u64>,
+        limit: Option<usize>,
+    ) -> (Vec<Value>, usize) {
         let redactor = self.redactor();
-        let mut entries: Vec<Value> = lock(&self.0.journal)
-            .entries(app)
-            .map(Entry::to_json)
-            .collect();
+        let (mut entries, total) = {
+            let journal = lock(&self.0.journal);
+            let total = journal.entries(app).count();
+            let newer: Vec<&Entry> = journal
+                .entries(app)
+                .filter(|e| since.is_none_or(|s| e.seq > s))
+                .collect();
+            let skip = limit.map_or(0, |n| newer.len().saturating_sub(n));
+            let page: Vec<Value> = newer[skip..].iter().map(|e| e.to_json()).collect();
+            (page, total)
+        };
         // Masking happens after the journal lock is released.
         entries.iter_mut().for_each(|e| redactor.apply(e));
-        entries
+        (entries, total)
     }
 
     /// Clear the journal (one app's entries, or all).

@@ -179,11 +179,43 @@ async fn admin_token_guards_the_admin_plane_only() {
             .await;
         expect(&r, 200);
     }
-    // The dashboard page shows every app's data: guarded too.
+    // The dashboard page shows every app's data: guarded too. A browser can only prompt for
+    // Basic: the token as the password (any user name) opens it.
     let page = format!("{}/", m.server.url());
-    assert_eq!(m.http.get(&page).send().await.unwrap().status(), 401);
+    let denied = m.http.get(&page).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let challenges: Vec<String> = denied
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Basic")),
+        "{challenges:?}"
+    );
     let r = m.http.get(&page).bearer_auth(token).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let r = m
+        .http
+        .get(&page)
+        .basic_auth("admin", Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = m
+        .http
+        .get(&page)
+        .basic_auth("admin", Some("guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Health answers without the token (a liveness probe), and says nothing secret.
+    let r = m.raw(Method::GET, "/__admin/health", None, &[], None).await;
+    expect(&r, 200);
+    assert_eq!(r.body["status"], "ok");
     // Writes too: a reset without the token changes nothing.
     m.user("keep-me").await;
     expect(
