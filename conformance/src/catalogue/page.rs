@@ -45,6 +45,7 @@ fn page_path_from_url(ctx: &Ctx) -> Scenario {
         ("bare", "https://shop.example.com?ref=ad", "/"),
         ("frag", "https://shop.example.com#pricing", "/"),
         ("slash", "https://shop.example.com/", "/"),
+        ("short", "http://x.io/p?q=1", "/p"),
     ];
     let mut events = Vec::new();
     let mut checks = Vec::new();

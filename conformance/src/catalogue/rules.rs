@@ -69,6 +69,8 @@ pub(super) fn cases() -> Vec<Case> {
             .with_rule("forwarder rule: traits.company on identify makes the user a member of that company: found by its id (a number as text; a blank id is none), else its name; a bare string is the name"),
         Case::new("identify_long_names_cut_to_the_field_limit", IDENTIFY, long_names)
             .with_rule("forwarder rule: text for a limited standard field is cut to User.com's limit (first_name, last_name: 40 characters; phone_number, city: 64) rather than refused"),
+        Case::new("identify_traits_in_context_traits", IDENTIFY, context_traits)
+            .with_rule("design.md: identify traits in context.traits (RudderStack's Python SDK sends them only there) are merged under traits; the root wins a key both carry"),
         Case::new("integrations_opt_out_skipped", SETTINGS, integrations)
             .with_rule(INTEGRATIONS_RULE),
     ]);
@@ -167,12 +169,17 @@ fn key_normalisation(ctx: &Ctx) -> Scenario {
     let camel = ctx.attr("planName");
     let snake = ctx.attr("plan_name");
     let glued = ctx.attr("planname");
+    // All capitals: `VIP` → `vip` (in external mode `VIP_c07` → `vip_c07`).
+    let caps = ctx.attr("VIP");
+    let caps_std = ctx.attr("vip");
     let mut traits = Map::new();
     traits.insert(camel, json!("pro"));
+    traits.insert(caps, json!("yes"));
     one_step(
         vec![ctx.identify(&u, Value::Object(traits))],
         vec![
             user::field(&u, &snake, Expect::Eq(json!("pro"))),
+            user::field(&u, &caps_std, Expect::Eq(json!("yes"))),
             Attribute {
                 content_type: "clientuser",
                 name: snake,
@@ -358,6 +365,38 @@ fn long_names(ctx: &Ctx) -> Scenario {
             user::field(&u, "first_name", Expect::Eq(json!("Ä".repeat(40)))),
             user::field(&u, "last_name", Expect::Eq(json!("b".repeat(40)))),
             user::field(&u, "city", Expect::Eq(json!("c".repeat(64)))),
+        ],
+    )
+}
+
+fn context_traits(ctx: &Ctx) -> Scenario {
+    let only = ctx.id("only");
+    let both = ctx.id("both");
+    let plan = ctx.attr("plan");
+    let seats = ctx.attr("seats");
+    let mut under = Map::new();
+    under.insert("email".into(), json!("ctx@example.com"));
+    under.insert("first_name".into(), json!("Ada"));
+    under.insert(plan.clone(), json!("pro"));
+    let mut root = Map::new();
+    root.insert(plan.clone(), json!("enterprise"));
+    root.insert(seats.clone(), json!("5"));
+    let identify = |user: &str, traits: Option<&Map<String, Value>>| {
+        let mut body = json!({"context": {"traits": under}});
+        if let Some(t) = traits {
+            body["traits"] = Value::Object(t.clone());
+        }
+        ctx.message("identify", Some(user), None, body)
+    };
+    one_step(
+        vec![identify(&only, None), identify(&both, Some(&root))],
+        vec![
+            user::field(&only, "email", Expect::Eq(json!("ctx@example.com"))),
+            user::field(&only, "first_name", Expect::Eq(json!("Ada"))),
+            user::field(&only, &plan, Expect::Eq(json!("pro"))),
+            user::field(&both, &plan, Expect::Eq(json!("enterprise"))),
+            user::field(&both, &seats, Expect::Eq(json!("5"))),
+            user::field(&both, "email", Expect::Eq(json!("ctx@example.com"))),
         ],
     )
 }
