@@ -67,7 +67,7 @@ async fn serve() -> Response {
         paths::company_add_member, paths::company_remove_member,
         paths::company_cid_get, paths::company_cid_put, paths::company_cid_delete,
         paths::attributes_list, paths::attributes_create,
-        paths::admin_reset, paths::admin_state, paths::admin_apps_create, paths::admin_apps_list,
+        paths::admin_health, paths::admin_reset, paths::admin_state, paths::admin_apps_create, paths::admin_apps_list,
         paths::admin_revoke, paths::admin_trusted_get, paths::admin_trusted_put,
         paths::admin_requests, paths::admin_requests_clear,
         paths::admin_clock_get, paths::admin_clock_put, paths::admin_clock_advance,
@@ -84,7 +84,7 @@ async fn serve() -> Response {
         (name = "events", description = "Events and site views"),
         (name = "companies", description = "Companies and their members"),
         (name = "attributes", description = "Custom attribute definitions"),
-        (name = "admin", description = "The simulator's admin plane (no authentication)"),
+        (name = "admin", description = "The simulator's admin plane (with --admin-token: Bearer, or Basic with the token as password)"),
         (name = "faults", description = "Fault injection rules (admin plane)"),
         (name = "dashboard", description = "The live HTML dashboard"),
     )
@@ -147,6 +147,9 @@ enum AdminErrors {
     /// Malformed input.
     #[response(status = 400)]
     BadRequest(ApiError),
+    /// `--admin-token` is set and the request does not carry it.
+    #[response(status = 401)]
+    Unauthorized(ApiError),
     /// Unknown app (`?app=`) or key.
     #[response(status = 404)]
     NotFound(ApiError),
@@ -636,8 +639,20 @@ struct JournalEntry {
 /// The journal, oldest first.
 #[derive(ToSchema)]
 struct Journal {
+    /// Entries in this answer.
     count: u64,
+    /// Entries matching `app` and `since`, before `limit`.
+    total: u64,
     requests: Vec<JournalEntry>,
+}
+
+/// `GET /__admin/health`.
+#[derive(ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: String,
+    /// How many apps the simulator holds.
+    apps: u64,
 }
 
 /// An app's clock.
@@ -878,6 +893,11 @@ mod paths {
                   ApiErrors))]
     fn attributes_create() {}
 
+    #[utoipa::path(get, path = "/__admin/health", tag = "admin",
+        responses((status = 200, description = "The simulator is up (no admin token needed)",
+                   body = Health)))]
+    fn admin_health() {}
+
     #[utoipa::path(post, path = "/__admin/reset", tag = "admin",
         params(("app" = Option<String>, Query, description = "Only this app")),
         responses((status = 200, description = "Reset", body = ResetDone), AdminErrors))]
@@ -917,7 +937,9 @@ mod paths {
     fn admin_trusted_put() {}
 
     #[utoipa::path(get, path = "/__admin/requests", tag = "admin",
-        params(("app" = Option<String>, Query, description = "Only this app (default: every entry)")),
+        params(("app" = Option<String>, Query, description = "Only this app (default: every entry)"),
+               ("since" = Option<u64>, Query, description = "Only entries with a larger seq"),
+               ("limit" = Option<u64>, Query, description = "At most this many entries (oldest first)")),
         responses((status = 200, description = "The journal, oldest first", body = Journal),
                   AdminErrors))]
     fn admin_requests() {}
