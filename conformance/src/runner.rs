@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde_json::Value;
 
 use crate::catalogue::{catalogue, Case, Ctx, Scenario, Setup};
 use crate::checks::{journal_mark, Probe};
@@ -268,15 +269,42 @@ async fn run_scenario(
             d.value_type,
             d.content_type,
             &d.choices,
+            d.multiple,
         )
         .await?;
     }
+    let mut faults = Vec::new();
     for s in &scenario.setup {
         match s {
             Setup::TrustDomains(domains) => sim.set_trusted_domains(&app.name, domains).await?,
             Setup::RevokeKey => sim.revoke_key(&app.api_key).await?,
+            Setup::Fault(rule) => {
+                let mut rule = rule.clone();
+                rule["match"]["app"] = Value::String(app.name.clone());
+                faults.push(sim.add_fault(&rule).await?);
+            }
         }
     }
+    let outcome = run_steps(sim, target, app, scenario, opts, result).await;
+    // Rules that have not fired their `times` yet must not reach the next case.
+    for id in faults {
+        if let Err(e) = sim.remove_fault(id).await {
+            result
+                .notes
+                .push(format!("could not remove fault rule {id}: {e}"));
+        }
+    }
+    outcome
+}
+
+async fn run_steps(
+    sim: &Sim,
+    target: &Target,
+    app: &App,
+    scenario: &Scenario,
+    opts: &RunOptions,
+    result: &mut CaseResult,
+) -> Result<()> {
     for (n, step) in scenario.steps.iter().enumerate() {
         // The journal's last sequence number before the step, for the checks that count
         // responses during it.
@@ -296,6 +324,16 @@ async fn run_scenario(
                 found: format!("{status} {body}"),
             });
             return Ok(());
+        }
+        if let Some(found) = &delivery.unaccounted {
+            result.failures.push(Failure {
+                check: format!(
+                    "step {}: the forwarder accounts for every message exactly once",
+                    n + 1
+                ),
+                expected: "delivered + skipped + dead-lettered + duplicates = messages sent, one dead-letter record each".into(),
+                found: found.clone(),
+            });
         }
         // When completion is not observable, poll until the expectations hold or time runs out.
         let deadline = Instant::now() + opts.timeout;

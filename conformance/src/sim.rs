@@ -149,6 +149,29 @@ impl Sim {
         .map(drop)
     }
 
+    /// `POST /__admin/faults`: arms a fault rule; returns its id.
+    pub async fn add_fault(&self, rule: &Value) -> Result<u64> {
+        let created = self
+            .call_ok(reqwest::Method::POST, "/__admin/faults", None, Some(rule))
+            .await?;
+        created["id"].as_u64().ok_or_else(|| Error::Body {
+            what: "POST /__admin/faults".into(),
+            detail: format!("no rule id in {}", shorten(&created.to_string(), 200)),
+        })
+    }
+
+    /// `DELETE /__admin/faults/{id}`.
+    pub async fn remove_fault(&self, id: u64) -> Result<()> {
+        self.call_ok(
+            reqwest::Method::DELETE,
+            &format!("/__admin/faults/{id}"),
+            None,
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
     /// `PUT /__admin/trusted-domains?app=NAME` (`[]` = every domain trusted).
     pub async fn set_trusted_domains(&self, app: &str, domains: &[String]) -> Result<()> {
         self.call_ok(
@@ -218,11 +241,15 @@ impl Sim {
         value_type: &str,
         content_type: &str,
         choices: &[String],
+        multiple: bool,
     ) -> Result<Value> {
         let mut body =
             json!({"name": name, "value_type": value_type, "content_type": content_type});
         if !choices.is_empty() {
             body["choices"] = json!(choices);
+        }
+        if multiple {
+            body["allow_multiple_choices"] = json!(true);
         }
         self.call_ok(
             reqwest::Method::POST,

@@ -30,6 +30,10 @@ pub struct Delivery {
     pub refused: Option<(u16, String)>,
     /// Remarks for the report (e.g. `/stats` missing, drain timed out).
     pub notes: Vec<String>,
+    /// In process: how the forwarder's own account of the batch fails to add up (every message
+    /// counted exactly once as delivered, skipped, dead-lettered or duplicate; one dead-letter
+    /// record per dead-lettered message), or `None` when it adds up or is not observable.
+    pub unaccounted: Option<String>,
 }
 
 /// The forwarder under test.
@@ -143,15 +147,31 @@ impl InProcess {
                 .deliver_via_ingress(forwarder, events, &dead_letter)
                 .await;
         }
+        let sent = events.len() as u64;
         let summary = forwarder.send_all(events).await;
         let reasons = read_reasons(&dead_letter);
         let _ = std::fs::remove_file(&dead_letter);
+        let unaccounted = if summary.total() != sent {
+            Some(format!(
+                "{sent} messages sent, the summary counts {} ({summary})",
+                summary.total()
+            ))
+        } else if summary.dead_lettered != reasons.len() as u64 {
+            Some(format!(
+                "{} dead-lettered in the summary, {} records in the dead-letter file",
+                summary.dead_lettered,
+                reasons.len()
+            ))
+        } else {
+            None
+        };
         Ok(Delivery {
             settled: true,
             dropped: Some(summary.dead_lettered),
             reasons: Some(reasons),
             refused: None,
             notes: Vec::new(),
+            unaccounted,
         })
     }
 
@@ -300,6 +320,7 @@ impl External {
                 notes: vec![
                     "the forwarder serves no GET /stats: polled the simulator instead".into(),
                 ],
+                unaccounted: None,
                 ..Delivery::default()
             });
         };
@@ -316,6 +337,7 @@ impl External {
                         reasons: None,
                         refused: None,
                         notes: Vec::new(),
+                        unaccounted: None,
                     });
                 }
             }
@@ -325,6 +347,7 @@ impl External {
                         "the forwarder's /stats did not drain within {:?}: polled the simulator instead",
                         self.timeout
                     )],
+                    unaccounted: None,
                     ..Delivery::default()
                 });
             }

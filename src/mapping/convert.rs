@@ -159,14 +159,17 @@ fn number_text(s: &str) -> Option<f64> {
         .filter(|f| f.is_finite())
 }
 
+/// A float with no fraction in the signed 64-bit range (2^63 itself is out: `i64::MAX as f64`
+/// rounds up to it).
 fn whole(f: f64) -> Option<Value> {
-    (f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15).then(|| Value::from(f as i64))
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then(|| Value::from(f as i64))
 }
 
 fn integer(value: &Value) -> Option<Value> {
     match value {
         // In the signed 64-bit range only: a larger unsigned integer is out of range (it is
-        // not an i64, and its float is not below 2^53 either).
+        // not an i64, and its float is not below 2^63 either).
         Value::Number(n) if n.is_i64() => Some(value.clone()),
         Value::Number(n) => whole(n.as_f64()?),
         Value::String(s) => match s.trim().parse::<i64>() {
@@ -320,6 +323,13 @@ mod tests {
             (json!("4.0"), Integer, Some(json!(4))),
             (json!("1e3"), Integer, Some(json!(1000))),
             (json!(1.5), Integer, None),
+            (json!(1e16), Integer, Some(json!(10_000_000_000_000_000i64))),
+            (
+                json!(-1e18),
+                Integer,
+                Some(json!(-1_000_000_000_000_000_000i64)),
+            ),
+            (json!(1e19), Integer, None),
             (
                 json!(9_223_372_036_854_775_807i64),
                 Integer,

@@ -93,7 +93,107 @@ pub(super) fn cases() -> Vec<Case> {
         GROUP_CUSTOM,
         group_custom_defined,
     ));
+    cases.push(
+        Case::new("group_employees_table", GROUP_SEMANTIC, group_employees_table)
+            .with_rule("design.md: size ← employees as a non-negative integer in the signed 64-bit range: numbers without a fraction and numeric strings after trimming; anything else is left out and the rest applied"),
+    );
+    cases.push(
+        Case::new("group_phone_and_address_values", GROUP_SEMANTIC, group_phone_and_address)
+            .with_rule("design.md: phone_numbers ← phone as a list of strings (numbers as their text, blank entries left out); the address line joins street, city, state, postalCode, country (numbers as their text)"),
+    );
+    cases.push(
+        Case::new("group_traits_named_like_company_fields", GROUP_SEMANTIC, group_field_names)
+            .with_rule("design.md: a trait whose name is a standard company field fills that field with the field's own conversion (text, a list of phone strings, an integer size), not a custom attribute"),
+    );
     cases
+}
+
+/// `employees` → `size`, one company per row (`None`: no size stored).
+fn group_employees_table(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let rows: Vec<(Value, Option<i64>)> = vec![
+        (json!(50.0), Some(50)),
+        (json!(0), Some(0)),
+        (json!(" 7 "), Some(7)),
+        (json!("1e2"), Some(100)),
+        (json!("12.5"), None),
+        (json!(12.5), None),
+        (json!(-5), None),
+        (json!(-5.0), None),
+        (json!("-5"), None),
+        (json!(1e19), None),
+        (json!("lots"), None),
+        (json!(true), None),
+    ];
+    let mut events = Vec::new();
+    let mut checks = Vec::new();
+    for (i, (employees, size)) in rows.into_iter().enumerate() {
+        let g = ctx.id(&format!("g{i}"));
+        events.push(ctx.group(
+            &u,
+            &g,
+            json!({"name": format!("Row {i}"), "employees": employees}),
+        ));
+        checks.push(company::field(
+            &g,
+            "name",
+            Expect::Eq(json!(format!("Row {i}"))),
+        ));
+        checks.push(company::field(
+            &g,
+            "size",
+            size.map_or(Expect::Absent, |n| Expect::Eq(json!(n))),
+        ));
+    }
+    one_step(events, checks)
+}
+
+fn group_phone_and_address(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let [a, b, c] = [ctx.id("ga"), ctx.id("gb"), ctx.id("gc")];
+    one_step(
+        vec![
+            ctx.group(
+                &u,
+                &a,
+                json!({"name": "A", "phone": ["+48 1", "  ", 48_500_100_200_i64],
+                "address": {"street": "Main 1", "city": "Oslo", "postalCode": 12345}}),
+            ),
+            ctx.group(&u, &b, json!({"name": "B", "phone": 48_500_100_200_i64})),
+            ctx.group(&u, &c, json!({"name": "C", "phone": "   "})),
+        ],
+        vec![
+            company::field(
+                &a,
+                "phone_numbers",
+                Expect::Eq(json!(["+48 1", "48500100200"])),
+            ),
+            company::field(&a, "address", Expect::Eq(json!("Main 1, Oslo, 12345"))),
+            company::field(&a, "city", Expect::Eq(json!("Oslo"))),
+            company::field(&b, "phone_numbers", Expect::Eq(json!(["48500100200"]))),
+            company::field(&c, "name", Expect::Eq(json!("C"))),
+            company::field(&c, "phone_numbers", Expect::Absent),
+        ],
+    )
+}
+
+fn group_field_names(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    one_step(
+        vec![ctx.group(
+            &u,
+            &g,
+            json!({"name": "Fields", "description": 42, "region": true,
+                   "phone_numbers": "+1 555 0100", "size": "40"}),
+        )],
+        vec![
+            company::field(&g, "description", Expect::Eq(json!("42"))),
+            company::field(&g, "region", Expect::Eq(json!("true"))),
+            company::field(&g, "phone_numbers", Expect::Eq(json!(["+1 555 0100"]))),
+            company::field(&g, "size", Expect::Eq(json!(40))),
+        ],
+    )
 }
 
 fn group_trait_table() -> Vec<TraitRow> {

@@ -98,6 +98,14 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ));
     }
+    cases.push(
+        Case::new(
+            "identify_context_user_agents_per_user",
+            CONTEXT,
+            identify_user_agents,
+        )
+        .with_rule("\"if possible\": browser_family and browser_version are parsed from each message's own userAgent; an agent nobody can parse adds no browser fields"),
+    );
     cases
 }
 
@@ -185,6 +193,45 @@ fn context_table() -> Vec<(&'static str, Expect)> {
         ("timezone", Expect::Eq(json!("Europe/Warsaw"))),
         ("current_url", Expect::Eq(json!(PAGE_URL))),
     ]
+}
+
+const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+const FIREFOX_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+
+/// Three users in one batch, each with another user agent (and one nobody can parse).
+fn identify_user_agents(ctx: &Ctx) -> Scenario {
+    let [a, b, c, d] = [ctx.id("a"), ctx.id("b"), ctx.id("c"), ctx.id("d")];
+    let with_ua = |user: &str, ua: &str| {
+        ctx.message(
+            "identify",
+            Some(user),
+            None,
+            json!({"traits": {"email": "ua@example.com"}, "context": {"userAgent": ua}}),
+        )
+    };
+    one_step(
+        vec![
+            with_ua(&a, UA),
+            with_ua(&b, IPHONE_UA),
+            with_ua(&c, FIREFOX_UA),
+            with_ua(&d, "totally-custom-agent/1.0"),
+        ],
+        vec![
+            user::field(&a, "browser_family", Expect::Contains("chrome".into())),
+            user::field(&b, "browser_family", Expect::Contains("safari".into())),
+            user::field(&b, "browser_version", Expect::StartsWith("17".into())),
+            user::field(&c, "browser_family", Expect::Contains("firefox".into())),
+            user::field(&c, "browser_version", Expect::StartsWith("125".into())),
+            user::field(
+                &d,
+                "user_agent",
+                Expect::Eq(json!("totally-custom-agent/1.0")),
+            ),
+            user::field(&d, "browser_family", Expect::Absent),
+            user::field(&d, "browser_version", Expect::Absent),
+        ],
+    )
 }
 
 fn identify_camel_case(ctx: &Ctx) -> Scenario {

@@ -146,5 +146,6 @@ pub(super) fn def(name: String, value_type: &'static str, content_type: &'static
         value_type,
         content_type,
         choices: Vec::new(),
+        multiple: false,
     }
 }

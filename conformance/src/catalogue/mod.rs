@@ -24,7 +24,9 @@
 //! cases after it shift (harmless: every run has its own run id).
 
 mod auth;
+mod conversions;
 mod custom_traits;
+mod delivery;
 mod engage;
 mod group;
 mod identify;
@@ -62,11 +64,13 @@ pub fn catalogue() -> Vec<Case> {
         identity::cases(),
         identify::cases(),
         custom_traits::cases(),
+        conversions::cases(),
         page::cases(),
         track::cases(),
         group::cases(),
         engage::cases(),
         rules::cases(),
+        delivery::cases(),
         auth::cases(),
     ]
     .concat()
@@ -149,6 +153,8 @@ pub struct AttrDef {
     pub content_type: &'static str,
     /// Choices for `fixed`.
     pub choices: Vec<String>,
+    /// A `fixed` attribute that takes a list of choices (`allow_multiple_choices`).
+    pub multiple: bool,
 }
 
 /// Set-up through the simulator's admin plane.
@@ -158,6 +164,9 @@ pub enum Setup {
     TrustDomains(Vec<String>),
     /// The forwarder's API key is revoked.
     RevokeKey,
+    /// A fault-injection rule (`POST /__admin/faults`) for the case's app: the runner sets
+    /// `match.app`, and removes the rule after the case.
+    Fault(Value),
 }
 
 /// A batch of input and what must hold after it is delivered.

@@ -537,6 +537,7 @@ fn state_against_model(
                     t.api_name(),
                     kind.content_type(),
                     &choices,
+                    false,
                 )
                 .await
                 .expect("define");
@@ -599,7 +600,7 @@ proptest! {
                 let name = format!("a{i}");
                 if let Some(t) = t {
                     let choices = match t { ValueType::Fixed(c) => c.clone(), _ => Vec::new() };
-                    env.sim.define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices).await.expect("define");
+                    env.sim.define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices, false).await.expect("define");
                     model.defs.insert((Kind::User, name.clone()), t.clone());
                 }
                 body.insert(name, v.clone());
@@ -697,7 +698,14 @@ fn conversion_sweep(via_forwarder: bool) {
             for (i, v) in values.iter().enumerate() {
                 let name = format!("a{i}");
                 env.sim
-                    .define_attribute(&app.api_key, &name, t.api_name(), "clientuser", &choices)
+                    .define_attribute(
+                        &app.api_key,
+                        &name,
+                        t.api_name(),
+                        "clientuser",
+                        &choices,
+                        false,
+                    )
                     .await
                     .expect("define");
                 model.defs.insert((Kind::User, name.clone()), t.clone());
