@@ -560,26 +560,6 @@ fn state_against_model(
     })
 }
 
-/// (type, value) pairs where the simulator does not follow `docs/CONVERSIONS.md` yet (listed
-/// there, "Where the simulator does something else today"): a difference on one of these is
-/// reported, not failed, until the simulator is aligned. Anything else must agree exactly.
-fn awaiting_simulator(t: &ValueType, v: &Value) -> bool {
-    match t {
-        // Boolean 1.0 / 0.0: the simulator reads only the JSON integers 1 and 0.
-        ValueType::Boolean => v.is_f64(),
-        // Integer 2^63: the simulator's range check lets it through, saturated.
-        ValueType::Integer => match v {
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .is_ok_and(|f| f == 9_223_372_036_854_775_808.0),
-            Value::Number(n) => n.is_f64() && n.as_f64() == Some(9_223_372_036_854_775_808.0),
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: config().cases * 4, ..config() })]
 
@@ -591,7 +571,7 @@ proptest! {
         pairs in prop::collection::vec((prop::option::of(value_type()), trait_value()), 1..24),
     ) {
         let env = env();
-        let (diffs, tolerated) = env.rt.block_on(async {
+        let diffs = env.rt.block_on(async {
             let app = env.sim.create_app().await.expect("app");
             let mut body = Map::new();
             body.insert("custom_id".into(), json!("u"));
@@ -611,14 +591,7 @@ proptest! {
             model.apply(&json!({"type": "identify", "userId": "u", "traits": traits}));
             let seen = env.sim.observe(&app, model.users.keys()).await.expect("read state");
             let mut diffs = Vec::new();
-            let mut tolerated = Vec::new();
-            for d in model.compare(&seen, &BTreeSet::new()) {
-                let pair = d.split_once(": a").and_then(|(_, rest)| rest.split_once(' ')).and_then(|(i, _)| i.parse::<usize>().ok()).and_then(|i| pairs.get(i));
-                match pair {
-                    Some((t, v)) if awaiting_simulator(&t.clone().unwrap_or(ValueType::String), v) => tolerated.push(d),
-                    _ => diffs.push(d),
-                }
-            }
+            diffs.extend(model.compare(&seen, &BTreeSet::new()));
             // A value the model ignores must not be stored either (compare only sees expected keys).
             let got = seen.users.iter().find(|u| u["custom_id"] == "u").cloned().unwrap_or_default();
             let want = &model.users["u"];
@@ -627,14 +600,11 @@ proptest! {
                 if !want.attrs.contains_key(&name) && !got[&name].is_null() {
                     let t = t.clone().unwrap_or(ValueType::String);
                     let d = format!("user u: {name} ({}) from {v}: expected ignored, found {}", t.api_name(), got[&name]);
-                    if awaiting_simulator(&t, v) { tolerated.push(d) } else { diffs.push(d) }
+                    diffs.push(d);
                 }
             }
-            (diffs, tolerated)
+            diffs
         });
-        if !tolerated.is_empty() {
-            eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:?}");
-        }
         prop_assert!(diffs.is_empty(), "simulator and model differ on the conversion table:\n{}\npairs: {:?}", diffs.join("\n"), pairs);
     }
 }
@@ -683,9 +653,8 @@ fn conversion_sweep(via_forwarder: bool) {
             json!(["gold"]),
         ])
         .collect();
-    let (diffs, tolerated) = env.rt.block_on(async {
+    let diffs = env.rt.block_on(async {
         let mut diffs = Vec::new();
-        let mut tolerated = Vec::new();
         for t in &types {
             let app = env.sim.create_app_in(via_forwarder).await.expect("app");
             let choices = match t {
@@ -762,17 +731,12 @@ fn conversion_sweep(via_forwarder: bool) {
                 };
                 if !same {
                     let d = format!("{} from {v}: model {w:?}, simulator {g:?}", t.api_name());
-                    if awaiting_simulator(t, v) {
-                        tolerated.push(d)
-                    } else {
-                        diffs.push(d)
-                    }
+                    diffs.push(d);
                 }
             }
         }
-        (diffs, tolerated)
+        diffs
     });
-    eprintln!("awaiting the simulator (docs/CONVERSIONS.md): {tolerated:#?}");
     assert!(
         diffs.is_empty(),
         "simulator and model differ:\n{}",

@@ -340,8 +340,11 @@ fn to_integer(v: &Value) -> Option<i64> {
     }
 }
 
+/// A float with no fraction in the signed 64-bit range. 2^63 is out: `i64::MAX as f64` rounds
+/// up to 2^63, so the upper bound is strict.
 fn whole_float(f: f64) -> Option<i64> {
-    if f.is_finite() && f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_finite() && f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
         Some(f as i64)
     } else {
         None
@@ -360,11 +363,17 @@ fn to_float(v: &Value) -> Option<f64> {
 fn to_bool(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
+        // `1.0` is the `1` of another client: JSON has one number type.
+        Value::Number(n) => {
+            let f = n.as_f64()?;
+            if f == 1.0 {
+                Some(true)
+            } else if f == 0.0 {
+                Some(false)
+            } else {
+                None
+            }
+        }
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "1" => Some(true),
             "false" | "0" => Some(false),
@@ -442,6 +451,10 @@ mod tests {
         assert_eq!(convert(&d, &json!("abc")), None);
         assert_eq!(convert(&d, &json!(1.5)), None);
         assert_eq!(convert(&d, &json!(true)), None);
+        // 2^63 is out of range, as a float and as text (not saturated to i64::MAX).
+        assert_eq!(convert(&d, &json!(2f64.powi(63))), None);
+        assert_eq!(convert(&d, &json!("9223372036854775808")), None);
+        assert_eq!(convert(&d, &json!(-2f64.powi(63))), Some(json!(i64::MIN)));
     }
 
     #[test]
@@ -459,6 +472,15 @@ mod tests {
             Some(json!(false))
         );
         assert_eq!(convert(&def(ValueType::Boolean), &json!("yes")), None);
+        assert_eq!(
+            convert(&def(ValueType::Boolean), &json!(1.0)),
+            Some(json!(true))
+        );
+        assert_eq!(
+            convert(&def(ValueType::Boolean), &json!(0.0)),
+            Some(json!(false))
+        );
+        assert_eq!(convert(&def(ValueType::Boolean), &json!(0.5)), None);
         assert_eq!(
             convert(&def(ValueType::Date), &json!("2024-05-01T23:30:00-05:00")),
             Some(json!("2024-05-01"))
