@@ -114,3 +114,133 @@ async fn real_segment_clients_reach_the_simulator() {
     .await;
     ingress.shutdown().await;
 }
+
+/// RudderStack's SDKs (an open-source Segment alternative's clients: rudder-sdk-python 2.1.9,
+/// @rudderstack/rudder-sdk-node 3.0.13) through the `serve` binary. The Python SDK sends
+/// identify traits only in `context.traits`: the user must still get its e-mail and traits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rudderstack_clients_reach_the_simulator_through_serve() {
+    if std::env::var("USERCOM_E2E_CLIENTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set USERCOM_E2E_CLIENTS=1 to run RudderStack's Python and Node SDKs");
+        return;
+    }
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: python3 -m venv .venv && .venv/bin/pip install -r tests/clients/requirements.txt", python.display());
+    let node_client = root().join("tests/clients/node_modules/@rudderstack/rudder-sdk-node");
+    assert!(
+        node_client.exists(),
+        "{} is missing: npm ci --prefix tests/clients",
+        node_client.display()
+    );
+
+    let mock = MockServer::start().await;
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--usercom-url",
+            &mock.url(),
+            "--write-key",
+            WRITE_KEY,
+            "--no-spool",
+        ])
+        .env("USERCOM_API_KEY", mock.api_key())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start usercom-forwarder serve");
+    let stdout = serve.stdout.take().expect("stdout");
+    // `ingress: URL -> ORIGIN` is the line that says it listens.
+    let (ingress, lines) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("ingress: ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_owned)
+            })
+            .expect("serve prints its ingress URL");
+        (url, lines)
+    })
+    .await
+    .unwrap();
+    let args = |user: &str, group: &str| {
+        vec![
+            ingress.clone(),
+            WRITE_KEY.to_string(),
+            user.to_string(),
+            group.to_string(),
+        ]
+    };
+    run_script(
+        python,
+        root().join("tests/clients/send_rudder_python.py"),
+        args("rudder-py-user", "rudder-py-co"),
+    )
+    .await;
+    run_script(
+        PathBuf::from("node"),
+        root().join("tests/clients/send_rudder_node.mjs"),
+        args("rudder-node-user", "rudder-node-co"),
+    )
+    .await;
+
+    // Wait (bounded) until the ingress has delivered all eight.
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..300 {
+        stats = reqwest::get(format!("{ingress}/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["received"] == 8 && stats["in_flight"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (&stats["delivered"], &stats["dead_lettered"]),
+        (&serde_json::json!(8), &serde_json::json!(0)),
+        "{stats}"
+    );
+    for (user, group, company) in [
+        ("rudder-py-user", "rudder-py-co", "Rudder Python Ltd"),
+        ("rudder-node-user", "rudder-node-co", "Rudder Node Ltd"),
+    ] {
+        assert_journey_applied(&mock.url(), mock.api_key(), user, group, company).await;
+        let profile: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/api/public/users-by-id/{user}/", mock.url()))
+            .header("Authorization", format!("Token {}", mock.api_key()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(profile["first_name"], "Ada", "{profile}");
+        assert_eq!(profile["last_name"], "Rudder", "{profile}");
+        assert!(profile["plan"].is_string(), "custom trait plan: {profile}");
+    }
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (exit, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (serve.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("delivered=8 skipped=0 dead_lettered=0 duplicates=0 dropped_fields=0")
+    );
+}
