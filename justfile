@@ -1,6 +1,10 @@
 # Everyday recipes. CI calls the same commands (see .ci/run).
 # `just` is optional: every recipe is one plain command you can copy.
 
+# List the recipes (plain `just` starts nothing).
+default:
+    @just --list
+
 # The main job: simulator + Segment-compatible ingress in one process.
 dev *ARGS:
     cargo run --release -- dev {{ARGS}}

@@ -143,7 +143,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime.block_on(serve(cli)),
         Err(e) => {
             eprintln!("usercom-mock: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -172,7 +172,7 @@ async fn serve(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("usercom-mock: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let stop = shutdown_signal();

@@ -48,7 +48,7 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     let summary = ingress.shutdown().await;
     mock.shutdown().await;
     println!("{}", summary_line(&summary));
-    Ok(ExitCode::SUCCESS)
+    Ok(super::exit_code(&summary))
 }
 
 /// What `dev` prints on start.

@@ -29,14 +29,20 @@ use crate::usercom::Origin;
 #[command(name = "usercom-forwarder", version, propagate_version = true)]
 pub struct Cli {
     /// Log line format on stderr: human-readable text, or one JSON object per line.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, env = "USERCOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
     /// Runtime threads. 1 (the default) runs ingress, mapping and delivery on one thread (large
     /// ingress bodies are parsed on a helper thread): delivery waits on User.com, not on the CPU,
     /// and one thread spends about a quarter less CPU per event than two (bench/README.md).
     /// 0 means one per CPU core.
-    #[arg(long, default_value_t = 1, value_name = "N", global = true)]
+    #[arg(
+        long,
+        env = "USERCOM_THREADS",
+        default_value_t = 1,
+        value_name = "N",
+        global = true
+    )]
     pub threads: usize,
 
     /// What to do.
@@ -78,11 +84,21 @@ pub enum Command {
 pub struct TargetArgs {
     /// Origin of the User.com app, e.g. https://acme.user.com or a simulator's
     /// http://127.0.0.1:4010 (a trailing /api/public is accepted).
-    #[arg(long, value_name = "URL", required_unless_present = "app_subdomain")]
+    #[arg(
+        long,
+        env = "USERCOM_URL",
+        value_name = "URL",
+        required_unless_present = "app_subdomain"
+    )]
     pub usercom_url: Option<String>,
 
     /// The app's subdomain: `acme` means https://acme.user.com.
-    #[arg(long, value_name = "NAME", conflicts_with = "usercom_url")]
+    #[arg(
+        long,
+        env = "USERCOM_APP_SUBDOMAIN",
+        value_name = "NAME",
+        conflicts_with = "usercom_url"
+    )]
     pub app_subdomain: Option<String>,
 
     /// User.com REST API key (App settings > Advanced > API keys); sent as
@@ -104,22 +120,22 @@ pub struct DeliveryArgs {
     /// against a local simulator (more lanes only cost CPU there); against the real User.com,
     /// where each request waits a network round trip, throughput grows with it: at 30 ms per
     /// request, 8 lanes deliver at most ~270 requests/s, 32 lanes ~1,000/s.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "USERCOM_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// How long a message keeps retrying (408, 429, 5xx except 501, timeouts, connection
     /// errors) before it is dead-lettered, e.g. 30s, 5m, 1h.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "USERCOM_RETRY_WINDOW", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub retry_window: Duration,
 
     /// Bound on each HTTP request to User.com, e.g. 10s.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "USERCOM_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
     /// Append messages that could not be delivered to this NDJSON file
     /// ({"message", "reason", "status", "call", "at"}); replay it with `send FILE`.
     /// Without it, dead letters are logged whole at error level.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "USERCOM_DEAD_LETTER", value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
 
     /// Before resending an event whose first attempt may have been applied (connection reset,
@@ -127,15 +143,28 @@ pub struct DeliveryArgs {
     /// when the occurrence is there (same name, second and properties). Fewer duplicated events
     /// for one or more extra GETs per such failure; site views have no read and stay at least
     /// once. Counted in /stats (read_backs, resends_avoided).
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_READ_BACK")]
     pub read_back: bool,
+
+    /// Trust the platform's root certificates (the OS store; `SSL_CERT_FILE` or
+    /// `SSL_CERT_DIR` when set) as well as the bundled Mozilla roots: for networks whose TLS
+    /// proxy re-signs traffic with a corporate root. Off: the bundled roots only.
+    #[arg(long, env = "USERCOM_TLS_PLATFORM_ROOTS")]
+    pub tls_platform_roots: bool,
 }
 
 /// `serve` options.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on for Segment clients (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
+    /// Address to listen on for Segment clients (`HOST:PORT`, or a bare port for 127.0.0.1; port 0 picks a free port).
+    #[arg(
+        short = 'p',
+        long,
+        env = "USERCOM_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:4000",
+        value_parser = parse_listen
+    )]
     pub listen: SocketAddr,
 
     #[command(flatten)]
@@ -155,18 +184,23 @@ pub struct ServeArgs {
     pub delivery: DeliveryArgs,
 
     /// Messages accepted but not yet delivered; beyond it clients get 429 + Retry-After.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "USERCOM_QUEUE_CAPACITY",
+        value_name = "N",
+        default_value_t = 10_000
+    )]
     pub queue_capacity: usize,
 
     /// When the queue is full, how long a request waits for room before it is answered 429 +
     /// Retry-After (0s = at once). Waiting is cheaper than a refusal: a refused Segment client
     /// resends the whole batch, which is then read and parsed again. Keep it under your clients'
     /// request timeout (Segment's libraries use 10-15 s).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "USERCOM_QUEUE_WAIT", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub queue_wait: Duration,
 
     /// On Ctrl-C/SIGTERM, how long to keep delivering before dead-lettering the rest.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "USERCOM_DRAIN_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
     #[command(flatten)]
@@ -174,7 +208,7 @@ pub struct ServeArgs {
 
     /// Don't use a spool: a batch is answered 200 once it is in the in-memory queue, and a
     /// crash (kill -9, out of memory, power cut) loses what was accepted and not yet delivered.
-    #[arg(long, conflicts_with = "spool")]
+    #[arg(long, env = "USERCOM_NO_SPOOL", conflicts_with = "spool")]
     pub no_spool: bool,
 }
 
@@ -187,19 +221,19 @@ pub struct SpoolArgs {
     /// else ~/.local/state/usercom-forwarder/spool-PORT; with --listen port 0, a directory
     /// under the temp dir removed on a clean stop. `dev` uses a spool only when given this.
     /// One process per directory (it is locked).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "USERCOM_SPOOL", value_name = "DIR")]
     pub spool: Option<PathBuf>,
 
     /// Largest size of the spool on disk (e.g. 512MiB, 2GiB); beyond it clients get 503 +
     /// Retry-After until delivery catches up. Its live content is bounded by the queue
     /// (--queue-capacity messages); the rest is history awaiting deletion.
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, env = "USERCOM_SPOOL_MAX", value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub spool_max: u64,
 
     /// When a spooled batch counts as durable: `fsync` (fdatasync before the 200: survives a
     /// power cut) or `write` (in the page cache: survives a crash or kill of the process, not
     /// of the host). Also applies to the dead-letter file.
-    #[arg(long, value_enum, value_name = "POLICY", default_value_t = SpoolSync::Fsync)]
+    #[arg(long, env = "USERCOM_SPOOL_SYNC", value_enum, value_name = "POLICY", default_value_t = SpoolSync::Fsync)]
     pub spool_sync: SpoolSync,
 }
 
@@ -244,6 +278,18 @@ pub fn default_spool_dir(port: u16) -> Option<PathBuf> {
     Some(state.join(format!("spool-{port}")))
 }
 
+/// A listen address: `HOST:PORT` (`0.0.0.0:4000`, `[::1]:4000`), or a bare port, which means
+/// 127.0.0.1 (loopback: nothing is exposed unless asked for).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an address: expected HOST:PORT (127.0.0.1:4000) or a port (4000)")
+    })
+}
+
 /// Parses sizes: `1048576`, `64KiB`, `512MiB`, `2GiB`, `1GB` (powers of 1000 for KB/MB/GB).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -274,11 +320,25 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
     /// Address of the ingress (where Segment clients send; port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
+    #[arg(
+        short = 'p',
+        long,
+        env = "USERCOM_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:4000",
+        value_parser = parse_listen
+    )]
     pub listen: SocketAddr,
 
-    /// Address of the User.com simulator (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4010")]
+    /// Address of the User.com simulator (`HOST:PORT`, or a bare port for 127.0.0.1; port 0 picks
+    /// a free port).
+    #[arg(
+        long,
+        env = "USERCOM_MOCK_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:4010",
+        value_parser = parse_listen
+    )]
     pub mock_listen: SocketAddr,
 
     /// API key of the simulator's default app (default: the simulator's documented default key).
@@ -316,18 +376,28 @@ pub struct SendArgs {
     pub input: Option<String>,
 
     /// Replay a dead-letter file (the same as giving it as FILE).
-    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    #[arg(
+        long,
+        env = "USERCOM_REPLAY",
+        value_name = "FILE",
+        conflicts_with = "input"
+    )]
     pub replay: Option<String>,
 
     /// Keep a checkpoint of the progress (FILE.checkpoint, or --checkpoint) and continue from it:
     /// a run interrupted by Ctrl-C, kill -9 or a reboot, run again with --resume, sends only what
     /// had not ended (delivered, skipped or dead-lettered). Give it from the first run on. A
     /// changed input is refused; a finished one sends nothing (delete the checkpoint to resend).
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_RESUME")]
     pub resume: bool,
 
     /// Where --resume keeps its checkpoint (default: FILE.checkpoint beside the input).
-    #[arg(long, value_name = "PATH", requires = "resume")]
+    #[arg(
+        long,
+        env = "USERCOM_CHECKPOINT",
+        value_name = "PATH",
+        requires = "resume"
+    )]
     pub checkpoint: Option<std::path::PathBuf>,
 
     #[command(flatten)]
@@ -345,7 +415,7 @@ pub struct PlanArgs {
     pub input: String,
 
     /// Pretty-print each plan over several lines.
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_PRETTY")]
     pub pretty: bool,
 }
 
@@ -438,6 +508,7 @@ fn config(origin: &Origin, api_key: String, delivery: &DeliveryArgs) -> Config {
         request_timeout: Some(delivery.request_timeout),
         dead_letter: delivery.dead_letter.clone(),
         read_back: delivery.read_back,
+        tls_platform_roots: delivery.tls_platform_roots,
         ..Config::default()
     }
 }
@@ -445,6 +516,17 @@ fn config(origin: &Origin, api_key: String, delivery: &DeliveryArgs) -> Config {
 /// The final line of `send`, `serve` and `dev`.
 pub fn summary_line(summary: &Summary) -> String {
     summary.to_string()
+}
+
+/// The exit code of a run that delivered (`send`, `serve`, `dev`), by the one convention of the
+/// three binaries: 0 everything ended well, 1 something was dead-lettered (failures found),
+/// 2 a usage or start-up error (clap's own, and `main`'s for errors before any delivery).
+pub fn exit_code(summary: &Summary) -> ExitCode {
+    if summary.dead_lettered > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +538,42 @@ mod tests {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("five").is_err());
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_port() {
+        assert_eq!(
+            parse_listen("4000").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 4000))
+        );
+        assert_eq!(
+            parse_listen("0.0.0.0:80").unwrap(),
+            SocketAddr::from(([0, 0, 0, 0], 80))
+        );
+        assert!(parse_listen("[::1]:4000").unwrap().is_ipv6());
+        let err = parse_listen("localhost").unwrap_err();
+        assert!(err.contains("HOST:PORT"), "{err}");
+        assert!(parse_listen("70000").is_err());
+    }
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let flag = arg.get_long().is_some();
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if flag && !builtin && arg.get_env().is_none() {
+                    missing.push(format!("{} --{}", cmd.get_name(), arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), &mut missing);
+        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
     }
 
     #[test]

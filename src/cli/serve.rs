@@ -63,7 +63,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{}", summary_line(&summary));
-    Ok(ExitCode::SUCCESS)
+    Ok(super::exit_code(&summary))
 }
 
 fn temporary_spool_dir() -> PathBuf {

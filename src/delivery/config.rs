@@ -49,6 +49,10 @@ pub struct Config {
     /// reads and could merge two identical events in one second (see
     /// [`crate::usercom::read_back`]).
     pub read_back: bool,
+    /// Trust the platform's root certificates (the OS store, or `SSL_CERT_FILE`) as well as the
+    /// bundled Mozilla roots: for networks whose TLS proxy re-signs traffic with a corporate
+    /// root. Default off (the bundled roots only, the same on every machine).
+    pub tls_platform_roots: bool,
 }
 
 impl Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             dedup_window: Duration::from_secs(24 * 3600),
             spool: None,
             read_back: false,
+            tls_platform_roots: false,
         }
     }
 }
@@ -94,6 +99,7 @@ impl fmt::Debug for Config {
             .field("queue_capacity", &self.queue_capacity)
             .field("spool", &self.spool)
             .field("read_back", &self.read_back)
+            .field("tls_platform_roots", &self.tls_platform_roots)
             .finish_non_exhaustive()
     }
 }

@@ -121,6 +121,7 @@ impl Forwarder {
             &config.api_key,
             config.request_timeout,
             config.concurrency.max(1),
+            config.tls_platform_roots,
         )?;
         let sync = config
             .spool

@@ -43,11 +43,15 @@ impl Client {
     /// `pool_size` is how many idle keep-alive connections to keep for the host: the delivery
     /// engine passes its concurrency, so every lane finds a warm connection instead of opening
     /// (and TLS-handshaking) a new one after a burst.
+    ///
+    /// `platform_roots`: trust the platform's root certificates too (see
+    /// [`crate::Config::tls_platform_roots`]); the bundled Mozilla roots are always trusted.
     pub fn new(
         origin: &Origin,
         api_key: &str,
         timeout: Option<Duration>,
         pool_size: usize,
+        platform_roots: bool,
     ) -> Result<Client> {
         if api_key.trim().is_empty() {
             return Err(Error::Config(
@@ -82,7 +86,9 @@ impl Client {
             .http1_only()
             // Small request bodies: send them at once rather than waiting for Nagle's algorithm.
             .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(Duration::from_secs(10))
+            .tls_built_in_webpki_certs(true)
+            .tls_built_in_native_certs(platform_roots);
         if let Some(timeout) = timeout {
             builder = builder.timeout(timeout).connect_timeout(timeout);
         }
@@ -205,7 +211,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_key() {
         let origin = Origin::from_url("http://127.0.0.1:1").unwrap();
-        let client = Client::new(&origin, "secret-key-123", None, 1).unwrap();
+        let client = Client::new(&origin, "secret-key-123", None, 1, false).unwrap();
         assert!(!format!("{client:?}").contains("secret-key-123"));
     }
 }

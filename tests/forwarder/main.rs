@@ -11,6 +11,7 @@
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
 //! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
 //!   `USERCOM_BROWSER_TESTS=1`).
+//! - `tls`: `--tls-platform-roots` against an HTTPS stand-in signed by a throw-away CA.
 
 mod cli;
 mod clients;
@@ -23,3 +24,4 @@ mod resume;
 mod retry;
 mod spool;
 mod support;
+mod tls;
