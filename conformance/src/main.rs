@@ -9,12 +9,27 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use usercom_conformance::{runner, snapshot, ExternalOptions, RunOptions};
+use usercom_forwarder::cli::{init_tracing, parse_duration, parse_listen, LogFormat};
 
 /// Checks a Segment -> User.com forwarder against the User.com destination doc, case by case,
 /// using the local User.com simulator as the destination.
+///
+/// Every flag can also be set by an environment variable, named on its line below (a flag on
+/// the command line wins). Exit codes: 0 everything passed, 1 a case failed or a snapshot
+/// differs, 2 usage error or the harness could not run. Logging goes to stderr, filtered by
+/// RUST_LOG (default: error).
 #[derive(Parser, Debug)]
-#[command(name = "usercom-conformance", version, about, long_about = None)]
+#[command(name = "usercom-conformance", version, about, long_about)]
 struct Cli {
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        env = "USERCOM_CONFORMANCE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,21 +53,32 @@ enum Command {
 #[derive(Args, Debug)]
 struct RunArgs {
     /// Only cases whose id contains SUBSTR (comma-separated: any of them).
-    #[arg(long, value_name = "SUBSTR")]
+    #[arg(long, value_name = "SUBSTR", env = "USERCOM_CONFORMANCE_FILTER")]
     filter: Option<String>,
     /// Also write a JUnit XML report here (for CI test reporting).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "USERCOM_CONFORMANCE_JUNIT")]
     junit: Option<PathBuf>,
     /// Also write a Markdown report here.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "USERCOM_CONFORMANCE_MARKDOWN")]
     markdown: Option<PathBuf>,
     /// Base URL of an external Segment-compatible forwarder to gate (batches go to URL/v1/batch;
     /// GET URL/stats, when served, tells when delivery is done).
-    #[arg(long, value_name = "URL", requires_all = ["mock_listen", "api_key"])]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "USERCOM_CONFORMANCE_FORWARDER_URL",
+        requires_all = ["mock_listen", "api_key"]
+    )]
     forwarder_url: Option<String>,
     /// External mode: address the simulator listens on (the external forwarder's User.com URL
-    /// must be http://ADDR).
-    #[arg(long, value_name = "ADDR", requires = "forwarder_url")]
+    /// must be http://ADDR). A bare port means 127.0.0.1:PORT.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "USERCOM_CONFORMANCE_MOCK_LISTEN",
+        value_parser = parse_listen,
+        requires = "forwarder_url"
+    )]
     mock_listen: Option<SocketAddr>,
     /// External mode: the User.com API key the external forwarder sends; the simulator accepts it.
     #[arg(
@@ -71,52 +97,72 @@ struct RunArgs {
         hide_env_values = true
     )]
     write_key: Option<String>,
-    /// Seconds to wait for a step's delivery (external mode, or when /stats is not served).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    timeout: u64,
+    /// How long to wait for a step's delivery (external mode, or when /stats is not served):
+    /// a duration such as 10s, 1m30s, 500ms.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "USERCOM_CONFORMANCE_TIMEOUT",
+        value_parser = parse_duration,
+        default_value = "10s"
+    )]
+    timeout: Duration,
     /// In process: deliver through our forwarder's own Segment ingress (`POST /v1/batch`)
     /// rather than its library call, so the accept path is under test too.
-    #[arg(long, conflicts_with = "forwarder_url")]
+    #[arg(
+        long,
+        env = "USERCOM_CONFORMANCE_VIA_INGRESS",
+        conflicts_with = "forwarder_url"
+    )]
     via_ingress: bool,
     /// Cases run at the same time in process (each has its own app).
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "USERCOM_CONFORMANCE_CONCURRENCY",
+        default_value_t = 4
+    )]
     concurrency: usize,
     /// Start the simulator in strict mode: as strict as User.com's REST API (undefined custom
     /// attributes are not stored, wrong-typed values are refused, `Accept: */*; version=2` is
     /// required). A forwarder that passes both modes does not rely on the simulator doing work
     /// the real service won't. Works in process and in external mode. The three cases of event
     /// property types apply to the default mode only (the REST API has no event attributes).
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_CONFORMANCE_STRICT")]
     strict: bool,
 }
 
 #[derive(Args, Debug)]
 struct SnapshotArgs {
     /// Verify instead of writing: exit 1 when a snapshot is missing or differs.
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_CONFORMANCE_CHECK")]
     check: bool,
     /// The fixture directory (`*.json`: a JSON array of messages, a batch envelope, one message,
     /// NDJSON, or a capture file with the batch under `body`).
-    #[arg(long, value_name = "DIR", default_value = "fixtures/segment")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "USERCOM_CONFORMANCE_FIXTURES",
+        default_value = "fixtures/segment"
+    )]
     fixtures: PathBuf,
     /// Where the insta snapshot files live (the strict ones in its `strict/` folder).
-    #[arg(long, value_name = "DIR", default_value = "fixtures/snapshots")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "USERCOM_CONFORMANCE_SNAPSHOTS",
+        default_value = "fixtures/snapshots"
+    )]
     snapshots: PathBuf,
     /// Take the snapshots against the simulator's strict mode (as strict as User.com's REST
     /// API), in DIR/strict/, instead of its default mode.
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_CONFORMANCE_STRICT")]
     strict: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing(cli.log_format, "error");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -143,7 +189,7 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let opts = RunOptions {
         filter: args.filter,
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout,
         concurrency: args.concurrency,
         strict: args.strict,
     };
@@ -201,4 +247,47 @@ async fn snap(args: SnapshotArgs) -> anyhow::Result<bool> {
         println!("{line}");
     }
     Ok(outcome.ok(args.check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if arg.get_long().is_some() && !builtin && arg.get_env().is_none() {
+                    missing.push(format!("{} --{}", cmd.get_name(), arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), &mut missing);
+        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
+    }
+
+    #[test]
+    fn timeouts_are_human_durations() {
+        let cli =
+            Cli::try_parse_from(["usercom-conformance", "run", "--timeout", "1m30s"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.timeout, Duration::from_secs(90));
+        let err = Cli::try_parse_from(["usercom-conformance", "run", "--timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a duration"), "{err}");
+    }
+
+    #[test]
+    fn help_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

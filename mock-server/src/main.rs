@@ -14,29 +14,52 @@ use usercom_mock::{MockServer, DEFAULT_API_KEY};
 /// injection). The admin plane listens with the API (loopback by default). The first
 /// line on stdout is `usercom-mock listening on http://ADDR`. Stops cleanly on SIGINT/SIGTERM.
 /// Logging goes to stderr and is filtered by RUST_LOG (default: info).
+///
+/// Every flag can also be set by an environment variable, named on its line below (a flag on
+/// the command line wins). Exit codes: 0 clean shutdown, 1 the state could not be saved at
+/// shutdown, 2 usage or start-up error (bad flag, port in use, invalid scenario or fault rule).
 #[derive(Debug, Parser)]
 #[command(name = "usercom-mock", version, about, long_about)]
 struct Cli {
-    /// Address to listen on. Port 0 picks a free port (read it from the first output line).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    /// Address to listen on: HOST:PORT, or a bare port for 127.0.0.1:PORT. Port 0 picks a free
+    /// port (read it from the first output line).
+    #[arg(
+        short = 'p',
+        long,
+        env = "USERCOM_MOCK_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR",
+        value_parser = parse_listen
+    )]
     listen: SocketAddr,
 
     /// API key of the default app; repeat for several keys. Without any, a fixed default key is
-    /// used and printed.
-    #[arg(long = "api-key", value_name = "KEY")]
+    /// used and printed. The environment variable takes a comma-separated list.
+    #[arg(
+        long = "api-key",
+        value_name = "KEY",
+        env = "USERCOM_MOCK_API_KEY",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     api_keys: Vec<String>,
 
     /// How many requests the journal (GET /__admin/requests) keeps; 0 disables it.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(
+        long,
+        env = "USERCOM_MOCK_JOURNAL_CAPACITY",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
     journal_capacity: usize,
 
     /// Seed apps, keys, attribute definitions, users and companies from this JSON file (format in
     /// the crate README). Reset (POST /__admin/reset) returns to it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "USERCOM_MOCK_SCENARIO", value_name = "FILE")]
     scenario: Option<PathBuf>,
 
     /// Load all state from FILE at start (if it exists) and save it there at shutdown.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "USERCOM_MOCK_STATE_FILE", value_name = "FILE")]
     state_file: Option<PathBuf>,
 
     /// Arm a fault-injection rule at start; repeatable. JSON as for POST /__admin/faults, e.g.
@@ -44,7 +67,8 @@ struct Cli {
     /// Effects: status (+ body, retry_after), latency_ms (N or [MIN, MAX]), reset,
     /// rate_limit {requests, window_ms, retry_after}; "when": "before" | "after"; "times": N;
     /// "probability": P with "seed": S. An invalid rule stops start-up naming the field.
-    #[arg(long = "fault", value_name = "JSON", value_parser = parse_json)]
+    /// The environment variable holds one rule, or a JSON array of rules.
+    #[arg(long = "fault", env = "USERCOM_MOCK_FAULT", value_name = "JSON", value_parser = parse_json)]
     faults: Vec<serde_json::Value>,
 
     /// Require `Authorization: Bearer TOKEN` on every /__admin/ request (401 otherwise).
@@ -62,11 +86,11 @@ struct Cli {
     /// `Accept: */*; version=2` is a 400). Without it, the destination doc's rules apply
     /// (undefined attributes are created as string, values converted). Applies to every app;
     /// POST /__admin/apps {"strict": false} makes a lenient one beside them.
-    #[arg(long)]
+    #[arg(long, env = "USERCOM_MOCK_STRICT")]
     strict: bool,
 
     /// Log line format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "USERCOM_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
     /// Threads serving requests. 1 (the default) runs everything on one thread: a request is a
@@ -74,8 +98,24 @@ struct Cli {
     /// second and leaves the other cores to the code under test (measured in bench/README.md:
     /// about a third less CPU per request than two worker threads on a 2-core machine).
     /// 0 means one per CPU core.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        env = "USERCOM_MOCK_THREADS",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     threads: usize,
+}
+
+/// `HOST:PORT`, or a bare port for `127.0.0.1:PORT` (the forwarder's `--listen` reads the same).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an address: expected HOST:PORT (127.0.0.1:8080) or a port (8080)")
+    })
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
@@ -163,7 +203,15 @@ async fn serve(cli: Cli) -> ExitCode {
         builder = builder.state_file(p);
     }
     for rule in cli.faults {
-        builder = builder.fault(rule);
+        // A JSON array (handy in the environment variable) arms each of its rules.
+        match rule {
+            serde_json::Value::Array(rules) => {
+                for rule in rules {
+                    builder = builder.fault(rule);
+                }
+            }
+            rule => builder = builder.fault(rule),
+        }
     }
     if let Some(t) = cli.admin_token {
         builder = builder.admin_token(t);
@@ -204,4 +252,39 @@ fn runtime_with_threads(threads: usize) -> std::io::Result<tokio::runtime::Runti
         builder.worker_threads(threads);
     }
     builder.enable_all().build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        let missing: Vec<_> = Cli::command()
+            .get_arguments()
+            .filter(|a| a.get_long().is_some())
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|a| a.get_env().is_none())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_port() {
+        let cli = Cli::try_parse_from(["usercom-mock", "-p", "9000"]).unwrap();
+        assert_eq!(cli.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        let cli = Cli::try_parse_from(["usercom-mock", "--listen", "0.0.0.0:80"]).unwrap();
+        assert_eq!(cli.listen, SocketAddr::from(([0, 0, 0, 0], 80)));
+        let err = Cli::try_parse_from(["usercom-mock", "-p", "localhost"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn help_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

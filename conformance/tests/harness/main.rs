@@ -3,6 +3,7 @@
 //! property tests, and an acknowledged batch surviving a crash (restart).
 
 mod catalogue;
+mod cli;
 mod delivery;
 mod properties;
 mod restart;

@@ -179,3 +179,73 @@ async fn binary_strict_flag_makes_every_app_strict() {
     let status = crate::support::stop_binary(child, "TERM").await;
     assert!(status.success(), "{status:?}");
 }
+
+/// Container use: the same settings from environment variables alone (USERCOM_MOCK_<FLAG>),
+/// and a usage error exits 2.
+#[tokio::test]
+async fn binary_reads_every_setting_from_the_environment() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .env("USERCOM_MOCK_LISTEN", "0")
+        .env("USERCOM_MOCK_API_KEY", "env-key-1,env-key-2")
+        .env("USERCOM_MOCK_STRICT", "true")
+        .env("USERCOM_MOCK_JOURNAL_CAPACITY", "3")
+        .env(
+            "USERCOM_MOCK_FAULT",
+            r#"[{"match":{"path_prefix":"/api/public/companies/"},"effect":{"status":418},"times":1}]"#,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary runs");
+    let url = crate::support::listening_url(&mut child);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let http = reqwest::Client::new();
+    for key in ["env-key-1", "env-key-2"] {
+        let r = http
+            .get(format!("{url}/api/public/users/"))
+            .header("Authorization", format!("Token {key}"))
+            .header("Accept", "*/*; version=2")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "key {key} from USERCOM_MOCK_API_KEY");
+    }
+    let r = http
+        .get(format!("{url}/api/public/companies/"))
+        .header("Authorization", "Token env-key-1")
+        .header("Accept", "*/*; version=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 418, "fault rule from USERCOM_MOCK_FAULT");
+    let state: serde_json::Value = http
+        .get(format!("{url}/__admin/state?app=default"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["strict"], true, "USERCOM_MOCK_STRICT");
+    let journal: serde_json::Value = http
+        .get(format!("{url}/__admin/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kept = journal["requests"].as_array().map(Vec::len);
+    assert_eq!(kept, Some(3), "USERCOM_MOCK_JOURNAL_CAPACITY: {journal}");
+    drop(http);
+    let status = crate::support::stop_binary(child, "TERM").await;
+    assert!(status.success(), "{status:?}");
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_usercom-mock"))
+        .env("USERCOM_MOCK_THREADS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "usage errors exit 2");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}
