@@ -1,116 +1,97 @@
-//! Small HTML rendering helpers shared by the views: escaping, tables, cells, labels.
+//! Small HTML building blocks shared by the views (tables, cells, labels), as `maud` templates.
+//!
+//! Every value interpolated with `(…)` is escaped by `maud`, in text and in attributes alike, so a
+//! view cannot forget to escape client-controlled data (attribute names and values, paths, event
+//! names). No template here uses `PreEscaped`: keep it that way.
 
-use std::fmt::Write as _;
-
+use maud::{html, Markup};
 use serde_json::Value;
 
 use super::data::Data;
 use super::query::ViewQuery;
 
-pub(crate) fn back(h: &mut String, view: &ViewQuery) {
-    let _ = write!(
-        h,
-        r#"<p><a href="{}">← Back to the overview</a></p>"#,
-        esc(&view.link(""))
-    );
+pub(crate) fn back(view: &ViewQuery) -> Markup {
+    html! {
+        p { a href=(view.link("")) { "← Back to the overview" } }
+    }
 }
 
-pub(crate) fn table_open(h: &mut String, caption: &str, cols: &[&str]) {
+/// A captioned table with column headers around `rows` (`<tr>`s).
+pub(crate) fn table(caption: &str, cols: &[&str], rows: Markup) -> Markup {
     // The wrapper scrolls horizontally on narrow windows; it is focusable so keyboard users can
     // scroll it too.
-    let _ = write!(
-        h,
-        r#"<div class="table-wrap" role="region" aria-label="{c}" tabindex="0"><table><caption>{c}</caption><thead><tr>"#,
-        c = esc(caption)
-    );
-    for c in cols {
-        let _ = write!(h, r#"<th scope="col">{}</th>"#, esc(c));
+    html! {
+        div class="table-wrap" role="region" aria-label=(caption) tabindex="0" {
+            table {
+                caption { (caption) }
+                thead { tr { @for c in cols { th scope="col" { (c) } } } }
+                tbody { (rows) }
+            }
+        }
     }
-    h.push_str("</tr></thead><tbody>");
 }
 
-pub(crate) fn table_close(h: &mut String) {
-    h.push_str("</tbody></table></div>");
-}
-
-pub(crate) fn attrs_table(h: &mut String, attrs: &[(&str, &Value, &str)], caption: &str) {
+pub(crate) fn attrs_table(attrs: &[(&str, &Value, &str)], caption: &str) -> Markup {
     if attrs.is_empty() {
-        h.push_str("<p class=\"empty\">None.</p>");
-        return;
+        return html! { p class="empty" { "None." } };
     }
-    table_open(h, caption, &["Attribute", "Value", "Type"]);
-    for (k, v, t) in attrs {
-        let _ = write!(
-            h,
-            r#"<tr><th scope="row"><code>{}</code></th><td data-attr="{}">{}</td><td><span class="type">{}</span></td></tr>"#,
-            esc(k),
-            esc(k),
-            value(v),
-            esc(t)
-        );
-    }
-    table_close(h);
+    let rows = html! {
+        @for (k, v, t) in attrs {
+            tr {
+                th scope="row" { code { (k) } }
+                td data-attr=(k) { (value(v)) }
+                td { span class="type" { (t) } }
+            }
+        }
+    };
+    table(caption, &["Attribute", "Value", "Type"], rows)
 }
 
-pub(crate) fn attrs_inline(h: &mut String, attrs: &[(&str, &Value, &str)]) {
-    if attrs.is_empty() {
-        h.push_str(r#"<span class="muted">none</span>"#);
-        return;
+pub(crate) fn attrs_inline(attrs: &[(&str, &Value, &str)]) -> Markup {
+    html! {
+        @if attrs.is_empty() {
+            span class="muted" { "none" }
+        } @else {
+            ul class="attrs" {
+                @for (k, v, t) in attrs {
+                    li { code { (k) } ": " (value(v)) " " span class="type" { (t) } }
+                }
+            }
+        }
     }
-    h.push_str(r#"<ul class="attrs">"#);
-    for (k, v, t) in attrs {
-        let _ = write!(
-            h,
-            r#"<li><code>{}</code>: {} <span class="type">{}</span></li>"#,
-            esc(k),
-            value(v),
-            esc(t)
-        );
-    }
-    h.push_str("</ul>");
 }
 
-pub(crate) fn companies_inline(h: &mut String, view: &ViewQuery, u: &Value) {
+pub(crate) fn companies_inline(view: &ViewQuery, u: &Value) -> Markup {
     let cs = arr(&u["companies"]);
-    if cs.is_empty() {
-        h.push_str(r#"<span class="muted">none</span>"#);
-        return;
+    html! {
+        @if cs.is_empty() {
+            span class="muted" { "none" }
+        }
+        @for (i, c) in cs.iter().enumerate() {
+            @if i > 0 { ", " }
+            a href=(view.link(&format!("company={}", c["id"]))) {
+                (opt_text(&c["name"], &format!("company {}", c["id"])))
+            }
+        }
     }
-    let links: Vec<String> = cs
-        .iter()
-        .map(|c| {
-            format!(
-                r#"<a href="{}">{}</a>"#,
-                esc(&view.link(&format!("company={}", c["id"]))),
-                esc(&opt_text(&c["name"], &format!("company {}", c["id"])))
-            )
-        })
-        .collect();
-    h.push_str(&links.join(", "));
 }
 
-pub(crate) fn members_inline(h: &mut String, data: &Data, view: &ViewQuery, c: &Value) {
-    let ms = arr(&c["employees"]);
-    if ms.is_empty() {
-        h.push_str(r#"<span class="muted">none</span>"#);
-        return;
-    }
-    let links: Vec<String> = ms
+pub(crate) fn members_inline(data: &Data, view: &ViewQuery, c: &Value) -> Markup {
+    let ids: Vec<u64> = arr(&c["employees"])
         .iter()
-        .filter_map(|m| m.as_u64())
-        .map(|id| {
-            let label = data
-                .user(id)
-                .map(user_label)
-                .unwrap_or_else(|| format!("user {id}"));
-            format!(
-                r#"<a href="{}">{}</a>"#,
-                esc(&view.link(&format!("user={id}"))),
-                esc(&label)
-            )
-        })
+        .filter_map(Value::as_u64)
         .collect();
-    h.push_str(&links.join(", "));
+    html! {
+        @if arr(&c["employees"]).is_empty() {
+            span class="muted" { "none" }
+        }
+        @for (i, id) in ids.iter().enumerate() {
+            @if i > 0 { ", " }
+            a href=(view.link(&format!("user={id}"))) {
+                (data.user(*id).map(user_label).unwrap_or_else(|| format!("user {id}")))
+            }
+        }
+    }
 }
 
 pub(crate) fn user_label(u: &Value) -> String {
@@ -152,23 +133,24 @@ pub(crate) fn opt_text(v: &Value, fallback: &str) -> String {
 }
 
 /// A cell value: strings as text, `null` as a dash, everything else as its JSON.
-pub(crate) fn value(v: &Value) -> String {
-    match v {
-        Value::Null => r#"<span class="muted">–</span>"#.to_owned(),
-        Value::String(s) => esc(&truncate(s, 500)),
-        Value::Bool(_) | Value::Number(_) => esc(&v.to_string()),
-        other => format!("<code>{}</code>", esc(&truncate(&other.to_string(), 500))),
+pub(crate) fn value(v: &Value) -> Markup {
+    html! {
+        @match v {
+            Value::Null => { span class="muted" { "–" } }
+            Value::String(s) => { (truncate(s, 500)) }
+            Value::Bool(_) | Value::Number(_) => { (v) }
+            other => { code { (truncate(&other.to_string(), 500)) } }
+        }
     }
 }
 
-pub(crate) fn opt(v: &Value) -> String {
-    value(v)
-}
-
-pub(crate) fn time_cell(v: &Value) -> String {
-    match v.as_str() {
-        Some(t) => format!(r#"<time datetime="{t}">{t}</time>"#, t = esc(t)),
-        None => value(v),
+pub(crate) fn time_cell(v: &Value) -> Markup {
+    html! {
+        @if let Some(t) = v.as_str() {
+            time datetime=(t) { (t) }
+        } @else {
+            (value(v))
+        }
     }
 }
 
@@ -191,34 +173,21 @@ pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-/// HTML-escape text for element content and double-quoted attributes.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::enc;
 
     #[test]
-    fn escaping_covers_markup_and_attribute_quotes() {
+    fn values_are_escaped_in_text_and_attributes() {
+        let v = Value::String(r#"<script>"x" & 'y'</script>"#.into());
         assert_eq!(
-            esc(r#"<script>"x" & 'y'</script>"#),
-            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+            value(&v).into_string(),
+            "&lt;script&gt;&quot;x&quot; &amp; 'y'&lt;/script&gt;"
         );
-        assert_eq!(enc("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        let attrs = [(r#"a"><b"#, &v, "string")];
+        assert!(attrs_table(&attrs, "c")
+            .into_string()
+            .contains(r#"data-attr="a&quot;&gt;&lt;b""#));
     }
 
     #[test]

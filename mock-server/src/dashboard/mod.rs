@@ -15,7 +15,9 @@
 //!
 //! Layout: this file routes and caches (ETags); [`query`] parses what the URL asks for, [`data`]
 //! loads it from the admin plane, [`page`] is the HTML shell around `<main>`, [`views`] renders
-//! `<main>` (one file per view) with the helpers of [`html`].
+//! `<main>` (one file per view) with the helpers of [`html`]. All markup is written as `maud`
+//! templates, which escape every interpolated value: client-controlled data (attribute names and
+//! values, paths, event names, app names) cannot become markup by a forgotten call.
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
@@ -84,7 +86,7 @@ async fn page(
     }
     let view = ViewQuery::parse(&p)?;
     let main = views::render_main(&store, &view)?;
-    let html = page::render_page(&store, &view, &main);
+    let html = page::render_page(&store, &view, main).into_string();
     Ok((
         [
             (CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -104,7 +106,7 @@ async fn fragment(
     headers: HeaderMap,
 ) -> Result<Response> {
     let view = ViewQuery::parse(&p)?;
-    let main = views::render_main(&store, &view)?;
+    let main = views::render_main(&store, &view)?.into_string();
     let tag = format!("\"{:016x}\"", fnv1a(etag_basis(&main).as_bytes()));
     let etag = HeaderValue::from_str(&tag).map_err(|e| Error::Internal(e.to_string()))?;
     if headers

@@ -2,10 +2,9 @@
 //! ([`crate::dashboard`]): the pipeline every request goes through, extractors, body parsing and
 //! answers.
 
-use std::fmt::Write as _;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use percent_encoding::{utf8_percent_encode, AsciiSet, PercentEncode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 mod body;
@@ -31,15 +30,26 @@ pub(crate) fn created_typed<T: serde::Serialize>(v: &T) -> Response {
     (StatusCode::CREATED, axum::Json(v)).into_response()
 }
 
-/// Percent-encode a query value (pagination links, dashboard links).
-pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
+/// What stays as it is in a query value: RFC 3986's unreserved characters. Everything else,
+/// including `&`, `=`, `/`, `+` and every non-ASCII byte, is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encode a query value (pagination links, dashboard links), as UTF-8.
+pub(crate) fn enc(s: &str) -> PercentEncode<'_> {
+    utf8_percent_encode(s, QUERY_VALUE)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_keep_only_unreserved_characters() {
+        assert_eq!(
+            super::enc("a b&c=d/é-_.~").to_string(),
+            "a%20b%26c%3Dd%2F%C3%A9-_.~"
+        );
     }
-    out
 }

@@ -106,11 +106,30 @@ async fn create_app(store: axum::extract::State<Store>, body: Bytes) -> Result<R
             "unknown field: a new app takes only `name` and `strict`",
         ));
     }
+    if let Some(name) = name {
+        check_app_name(name.trim())?;
+    }
     let (app, key) = store.create_app(name, strict)?;
     let strict = store.app(&app).is_some_and(|a| a.strict());
     Ok(created(
         json!({"api_key": key, "app": app, "strict": strict}),
     ))
+}
+
+/// An app name becomes part of its API key (`mock-NAME-…`), which travels in an `Authorization`
+/// header and may not contain spaces: so a name is visible ASCII only. Checked before anything is
+/// created, so a refused name leaves no app behind.
+fn check_app_name(name: &str) -> Result<()> {
+    match name.chars().find(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(c) => Err(Error::bad(
+            "name",
+            format!(
+                "{c:?} is not allowed: an app name is part of its API key, so it takes visible \
+                 ASCII characters only (no spaces)"
+            ),
+        )),
+    }
 }
 
 async fn revoke(store: axum::extract::State<Store>, Path(key): Path<String>) -> Result<Response> {

@@ -279,3 +279,40 @@ async fn admin_get(m: &Mock, path: &str) -> serde_json::Value {
     expect(&r, 200);
     r.body
 }
+
+#[tokio::test]
+async fn an_app_name_that_cannot_be_part_of_a_key_is_a_400_and_creates_nothing() {
+    let m = Mock::start().await;
+    let apps_before = m.admin(Method::GET, "/apps", None).await.body;
+    for bad in ["a b", "tab\there", "line\nbreak", "café", "nul\u{0}"] {
+        let r = m
+            .admin(Method::POST, "/apps", Some(json!({"name": bad})))
+            .await;
+        expect(&r, 400);
+        assert_eq!(r.body["field"], "name", "{bad:?}: {}", r.text);
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("name: ") && detail.contains("visible ASCII"),
+            "{bad:?}: {detail}"
+        );
+    }
+    assert_eq!(
+        m.admin(Method::GET, "/apps", None).await.body,
+        apps_before,
+        "a refused name leaves no app behind"
+    );
+    // The refused names are free: nothing half-created holds them.
+    let r = m
+        .admin(Method::POST, "/apps", Some(json!({"name": "a-b"})))
+        .await;
+    expect(&r, 201);
+    // Surrounding spaces are trimmed, as before; markup characters are visible ASCII and allowed
+    // (the dashboard escapes them).
+    let r = m
+        .admin(Method::POST, "/apps", Some(json!({"name": "  <b>x</b>  "})))
+        .await;
+    expect(&r, 201);
+    assert_eq!(r.body["app"], "<b>x</b>");
+    let key = r.body["api_key"].as_str().unwrap().to_owned();
+    expect(&m.api_as(&key, Method::GET, "/users/", None).await, 200);
+}

@@ -10,6 +10,7 @@ mod coercion;
 mod companies;
 mod concurrency;
 mod dashboard;
+mod dashboard_hostile;
 mod events;
 mod faults;
 mod logs;
