@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod delivery;
+mod drift;
 mod properties;
 mod restart;
 mod snapshots;
