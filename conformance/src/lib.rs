@@ -9,7 +9,8 @@
 //! that reads the simulator back over HTTP, the [`checks`] that judge what it read, a [`runner`]
 //! tying these together for both modes, and a [`report`] in three formats. Beside it: a pure
 //! reference [`model`] used as the oracle by the property tests, and [`snapshot`] rendering for
-//! `fixtures/segment/*.json`.
+//! `fixtures/segment/*.json`. The [`drift`] tools check the simulator itself against a real
+//! User.com app: `api-check` (black-box REST checks) and `replay` (recorded exchanges).
 //!
 //! What it is not: it never imports the simulator's or the forwarder's behaviour code (coercion,
 //! mapping, counters). The simulator is a black box reached over HTTP (REST for reads, the admin
@@ -18,6 +19,7 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod drift;
 pub mod error;
 pub mod expect;
 pub mod model;

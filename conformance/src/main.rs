@@ -1,6 +1,6 @@
 //! `usercom-conformance`: the CI gate and snapshot tool. Thin: parses the CLI, starts tracing,
-//! calls the library, maps the outcome to an exit code (0 pass, 1 a case failed or a snapshot
-//! differs, 2 the harness could not run).
+//! calls the library, maps the outcome to an exit code (0 pass, 1 a case failed, a snapshot
+//! differs, a drift check failed or a replayed exchange differs, 2 the harness could not run).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +48,84 @@ enum Command {
     /// final simulator state, redacted and sorted); with --check, verify instead and exit 1 on
     /// any difference.
     Snapshot(SnapshotArgs),
+    /// Check a User.com app's REST API (or the simulator's) against the simulator's behaviours:
+    /// shapes, status codes, conversions, counters, auth answers, pagination, trailing slashes,
+    /// the v1/v2 dialects. Each check is tagged Documented or GUESS: a failing GUESS means our
+    /// simulator is wrong there, a failing documented check that the service changed.
+    ///
+    /// Without --usercom-url it checks a fresh in-process simulator. Checks that write (create
+    /// users, companies, attribute definitions, events, site views, and delete what they
+    /// created) run by default only against a loopback URL; against any other host they need
+    /// --allow-writes. Use a sandbox app, never a production one. Exit 0 all passed, 1 a check
+    /// failed, 2 the app could not be reached or refused the key.
+    ApiCheck(ApiCheckArgs),
+    /// Replay exchanges recorded by `usercom-mock record` against a fresh in-process simulator,
+    /// in order, ids mapped, and report per exchange where the status or the JSON shape (keys,
+    /// types, nesting; not values, ids or times) differs. Exit 0 none differ, 1 some differ, 2
+    /// the recording could not be read.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+struct ApiCheckArgs {
+    /// The app to check: https://APP.user.com (or its /api/public root). Without it, a fresh
+    /// in-process simulator is checked.
+    #[arg(long, value_name = "URL", env = "USERCOM_URL", requires = "api_key")]
+    usercom_url: Option<String>,
+    /// A REST API key of that app (App settings > Advanced > Public REST API keys).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "USERCOM_API_KEY",
+        hide_env_values = true,
+        requires = "usercom_url"
+    )]
+    api_key: Option<String>,
+    /// Run the checks that write to the app, also against a non-loopback URL. Everything they
+    /// create is named drift-<run id>-... and deleted at the end where the API allows it.
+    #[arg(long, env = "USERCOM_CONFORMANCE_ALLOW_WRITES", conflicts_with = "read_only")]
+    allow_writes: bool,
+    /// Run only the read-only checks, even against a loopback URL.
+    #[arg(long, env = "USERCOM_CONFORMANCE_READ_ONLY")]
+    read_only: bool,
+    /// In process: check the simulator's strict mode (as strict as User.com's REST API).
+    #[arg(long, env = "USERCOM_CONFORMANCE_STRICT", conflicts_with = "usercom_url")]
+    strict: bool,
+    /// Only checks whose name contains SUBSTR (comma-separated: any of them).
+    #[arg(long, value_name = "SUBSTR", env = "USERCOM_CONFORMANCE_FILTER")]
+    filter: Option<String>,
+    /// The run id in the names of what the checks create (default: random).
+    #[arg(long, value_name = "ID", env = "USERCOM_CONFORMANCE_RUN_ID", value_parser = parse_run_id)]
+    run_id: Option<String>,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE", env = "USERCOM_CONFORMANCE_JUNIT")]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// The directory `usercom-mock record --out-dir` wrote (one JSON file per exchange).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Replay against the simulator's strict mode instead of its default mode.
+    #[arg(long, env = "USERCOM_CONFORMANCE_STRICT")]
+    strict: bool,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE", env = "USERCOM_CONFORMANCE_JUNIT")]
+    junit: Option<PathBuf>,
+}
+
+/// Run ids go into custom ids, e-mails and attribute names: short, lower-case letters, digits.
+fn parse_run_id(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 12
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Ok(s.to_string())
+    } else {
+        Err("1-12 lower-case letters or digits".into())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -174,6 +252,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Snapshot(args) => snap(args).await,
+            Command::ApiCheck(args) => api_check(args).await,
+            Command::Replay(args) => replay(args).await,
         }
     });
     match outcome {
@@ -247,6 +327,69 @@ async fn snap(args: SnapshotArgs) -> anyhow::Result<bool> {
         println!("{line}");
     }
     Ok(outcome.ok(args.check))
+}
+
+async fn api_check(args: ApiCheckArgs) -> anyhow::Result<bool> {
+    use usercom_conformance::drift::{api_check, rest};
+    // Keeps an in-process simulator alive for the run.
+    let mut local = None;
+    let (url, key) = match (args.usercom_url, args.api_key) {
+        (Some(url), Some(key)) => (url, key),
+        _ => {
+            let mock = usercom_mock::MockServer::builder()
+                .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .strict(args.strict)
+                .start()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;
+            let pair = (mock.url(), mock.api_key().to_string());
+            local = Some(mock);
+            pair
+        }
+    };
+    let loopback = rest::is_loopback(&url);
+    let allow_writes = args.allow_writes || (loopback && !args.read_only);
+    eprintln!(
+        "checking {} ({})",
+        rest::api_root(&url),
+        if allow_writes {
+            "read and write checks"
+        } else if loopback {
+            "read-only checks: --read-only"
+        } else {
+            "read-only checks: add --allow-writes to run the checks that write"
+        }
+    );
+    let opts = api_check::Options {
+        url,
+        api_key: key,
+        allow_writes,
+        filter: args.filter,
+        run_id: args.run_id,
+    };
+    let report = api_check::run(&opts).await;
+    if let Some(mock) = local {
+        mock.shutdown().await;
+    }
+    let report = report?;
+    print!("{}", report.table());
+    if let Some(path) = &args.junit {
+        write(path, &report.junit())?;
+    }
+    Ok(report.ok())
+}
+
+async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
+    let opts = usercom_conformance::drift::replay::Options {
+        dir: args.dir,
+        strict: args.strict,
+    };
+    let report = usercom_conformance::drift::replay::replay(&opts).await?;
+    print!("{}", report.table());
+    if let Some(path) = &args.junit {
+        write(path, &report.junit())?;
+    }
+    Ok(report.ok())
 }
 
 #[cfg(test)]

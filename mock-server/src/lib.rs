@@ -44,6 +44,9 @@
 //!    redaction), `rng` (stable generators and hashes), `sync` (lock helpers).
 //!
 //! So a site view is answered by `routes/site_views.rs` and stored by `model/site_views.rs`.
+//!
+//! Beside the simulator, [`record`] is a recording proxy for a real User.com app
+//! (`usercom-mock record`): its exchanges can be replayed against the simulator to find drift.
 
 mod dashboard;
 mod error;
@@ -52,6 +55,7 @@ mod http;
 mod journal;
 mod model;
 mod openapi;
+pub mod record;
 mod rng;
 mod routes;
 mod security;

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use usercom_mock::record::{RecordOptions, Recorder};
 use usercom_mock::{MockServer, DEFAULT_API_KEY};
 
 /// A stateful local User.com REST API simulator.
@@ -21,6 +22,10 @@ use usercom_mock::{MockServer, DEFAULT_API_KEY};
 #[derive(Debug, Parser)]
 #[command(name = "usercom-mock", version, about, long_about)]
 struct Cli {
+    /// Without a subcommand, the simulator runs.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on: HOST:PORT, or a bare port for 127.0.0.1:PORT. Port 0 picks a free
     /// port (read it from the first output line).
     #[arg(
@@ -118,6 +123,57 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record a real User.com app: proxy every request to --upstream and write each exchange
+    /// (request, status, the headers that matter, body) to --out-dir as one JSON file, numbered
+    /// in order, with API keys and tokens redacted. Point any client (the forwarder, a test
+    /// suite, a script) at the printed URL instead of the app. `usercom-conformance replay DIR`
+    /// then compares the recording with the simulator. Stops on SIGINT/SIGTERM.
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+struct RecordArgs {
+    /// The real app: https://APP.user.com (a trailing /api/public is ignored).
+    #[arg(long, value_name = "URL", env = "USERCOM_MOCK_RECORD_UPSTREAM")]
+    upstream: String,
+
+    /// Address the proxy listens on; port 0 picks a free one. The first stdout line is exactly
+    /// `usercom-mock record listening on http://ADDR`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8081",
+        env = "USERCOM_MOCK_RECORD_LISTEN"
+    )]
+    listen: SocketAddr,
+
+    /// Directory for the exchanges (created; it must not hold a recording already).
+    #[arg(long, value_name = "DIR", env = "USERCOM_MOCK_RECORD_OUT_DIR")]
+    out_dir: PathBuf,
+
+    /// Another secret to redact wherever it appears (besides every token sent in an
+    /// Authorization header); repeatable, or comma-separated in the environment variable.
+    #[arg(
+        long = "redact",
+        value_name = "SECRET",
+        env = "USERCOM_MOCK_RECORD_REDACT",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    redact: Vec<String>,
+
+    /// Seconds to wait for one upstream answer (then the client gets a 502, recorded too).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        env = "USERCOM_MOCK_RECORD_TIMEOUT"
+    )]
+    timeout: u64,
+}
+
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))
 }
@@ -177,10 +233,13 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_tracing(cli.log_format);
     match runtime_with_threads(cli.threads) {
-        Ok(runtime) => runtime.block_on(serve(cli)),
+        Ok(runtime) => match cli.command.take() {
+            Some(Command::Record(args)) => runtime.block_on(record(args)),
+            None => runtime.block_on(serve(cli)),
+        },
         Err(e) => {
             eprintln!("usercom-mock: cannot start the async runtime: {e}");
             ExitCode::from(2)
@@ -237,6 +296,29 @@ async fn serve(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn record(args: RecordArgs) -> ExitCode {
+    let opts = RecordOptions {
+        redact: args.redact,
+        timeout: std::time::Duration::from_secs(args.timeout),
+        ..RecordOptions::new(args.upstream, args.out_dir)
+    };
+    let recorder = match Recorder::start(args.listen, opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("usercom-mock record: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stop = shutdown_signal();
+    println!("usercom-mock record listening on {}", recorder.url());
+    println!("recording to {}", recorder.out_dir().display());
+    stop.await;
+    let n = recorder.recorded();
+    recorder.shutdown().await;
+    eprintln!("usercom-mock record: {n} exchanges recorded");
+    ExitCode::SUCCESS
 }
 
 /// The async runtime for `--threads N`: 1 is a `current_thread` runtime (the default: one

@@ -5,6 +5,7 @@
 mod catalogue;
 mod cli;
 mod delivery;
+mod drift;
 mod properties;
 mod restart;
 mod snapshots;
