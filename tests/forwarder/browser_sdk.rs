@@ -5,7 +5,9 @@
 //!   over HTTP, no browser.
 //! - `captured_browser_requests_replay_to_the_same_state`: the requests chromium sent
 //!   (`fixtures/browser/analytics-next-1.84.3.json`, preflights and the settings fetch included)
-//!   replayed into a fresh ingress leave the same state as the live run.
+//!   replayed into a fresh ingress leave the same state as the live run;
+//!   `dev_prints_the_browser_snippet_and_takes_the_captured_requests` does the same through the
+//!   `dev` binary, and checks its banner.
 //! - `analytics_next_in_chromium_reaches_the_simulator`: the real SDK in Debian's chromium
 //!   (`tests/browser/analytics_next.mjs`), on a page served from another origin than the ingress,
 //!   through the `serve` binary into the simulator. Runs when `USERCOM_BROWSER_TESTS=1` (CI sets
@@ -301,27 +303,24 @@ fn captured_header<'a>(capture: &'a Value, name: &str) -> Option<&'a str> {
     })
 }
 
-#[tokio::test]
-async fn captured_browser_requests_replay_to_the_same_state() {
+/// Sends every request of the capture to the ingress at `url` (whose `host:port` is `host`), as
+/// the browser sent it: each must get the answer it got then; preflights must allow every header
+/// the browser asked for, and the settings document must point at this ingress.
+async fn replay_capture(url: &str, host: &str) {
     let text = std::fs::read_to_string(capture_file()).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (recorded by USERCOM_BROWSER_TESTS=1 USERCOM_BROWSER_CAPTURE=1 cargo test --release --test forwarder browser)",
+            "{}: {e} (recorded by USERCOM_BROWSER_TESTS=1 USERCOM_BROWSER_CAPTURE=1 cargo test --release --test forwarder browser_sdk)",
             capture_file().display()
         )
     });
     let captures: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let (mock, ingress) = ingress_with(Settings {
-        write_key: Some(WRITE_KEY.into()),
-        ..Settings::default()
-    })
-    .await;
     let http = reqwest::Client::new();
     let mut paths = Vec::new();
     for capture in &captures {
         let method: reqwest::Method = capture["method"].as_str().unwrap().parse().unwrap();
         let path = capture["path"].as_str().unwrap();
         paths.push(format!("{method} {path}"));
-        let mut request = http.request(method.clone(), format!("{}{path}", ingress.url()));
+        let mut request = http.request(method.clone(), format!("{url}{path}"));
         for name in [
             "origin",
             "content-type",
@@ -344,7 +343,6 @@ async fn captured_browser_requests_replay_to_the_same_state() {
             "{method} {path}"
         );
         if method == reqwest::Method::OPTIONS {
-            // Every header the browser asked for is allowed.
             let allowed = answer.headers()["access-control-allow-headers"]
                 .to_str()
                 .unwrap()
@@ -359,7 +357,7 @@ async fn captured_browser_requests_replay_to_the_same_state() {
             let doc: Value = answer.json().await.unwrap();
             assert_eq!(
                 doc["integrations"]["Segment.io"]["apiHost"],
-                json!(format!("{}/v1", ingress.addr()))
+                json!(format!("{host}/v1"))
             );
         }
     }
@@ -376,6 +374,16 @@ async fn captured_browser_requests_replay_to_the_same_state() {
     ] {
         assert!(paths.contains(&expected), "{expected} in {paths:?}");
     }
+}
+
+#[tokio::test]
+async fn captured_browser_requests_replay_to_the_same_state() {
+    let (mock, ingress) = ingress_with(Settings {
+        write_key: Some(WRITE_KEY.into()),
+        ..Settings::default()
+    })
+    .await;
+    replay_capture(&ingress.url(), &ingress.addr().to_string()).await;
     ingress.forwarder().wait_idle().await;
     let stats = ingress.forwarder().stats();
     assert_eq!(
@@ -385,6 +393,99 @@ async fn captured_browser_requests_replay_to_the_same_state() {
     );
     assert_browser_journey(&mock.url(), mock.api_key()).await;
     ingress.shutdown().await;
+}
+
+/// `dev` as a real process: its banner shows the browser snippet, and the captured browser
+/// requests sent to its ingress leave the same state in its embedded simulator.
+#[tokio::test]
+async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
+    let mut dev = Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--mock-listen",
+            "127.0.0.1:0",
+            "--write-key",
+            WRITE_KEY,
+        ])
+        .env_remove("USERCOM_API_KEY")
+        .env_remove("USERCOM_CORS_ORIGINS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start usercom-forwarder dev");
+    let stdout = dev.stdout.take().expect("stdout");
+    let (banner, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut banner = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("Then look at") {
+                break;
+            }
+        }
+        (banner, lines)
+    })
+    .await
+    .unwrap();
+    let field = |label: &str| -> String {
+        banner
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("no {label} in banner:\n{banner}"))
+            .to_string()
+    };
+    let ingress = field("Segment ingress");
+    let mock_url = field("Simulator dashboard")
+        .trim_end_matches('/')
+        .to_string();
+    let api_key = field("User.com API key");
+    assert_eq!(field("Browser page origins (CORS):"), "*");
+    for snippet in [
+        "import { AnalyticsBrowser } from \"@segment/analytics-next\";".to_string(),
+        format!("AnalyticsBrowser.load({{ writeKey: \"{WRITE_KEY}\", cdnURL: \"{ingress}\" }});"),
+        "analytics.page();".to_string(),
+    ] {
+        assert!(banner.contains(&snippet), "{snippet} in\n{banner}");
+    }
+
+    replay_capture(&ingress, ingress.trim_start_matches("http://")).await;
+    let mut stats = Value::Null;
+    for _ in 0..300 {
+        stats = reqwest::get(format!("{ingress}/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["received"] == 6 && stats["in_flight"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stats["delivered"], 6, "{stats}");
+    assert_browser_journey(&mock_url, &api_key).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &dev.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (exit, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (dev.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("delivered=6 skipped=0 dead_lettered=0 duplicates=0 dropped_fields=0")
+    );
 }
 
 /// Serves `tests/browser/pages/` at `/` and `tests/browser/node_modules/` at `/node_modules/`:
