@@ -163,6 +163,16 @@ async fn the_ingress_answers_what_the_browser_sdk_needs() {
                 json!({"properties": {"url": "http://shop.example.test:8080/"}}),
             ),
         ),
+        // screen and alias are accepted on their letters too (then skipped: User.com's
+        // destination supports neither).
+        ("s", message("screen", json!({"name": "Home"}))),
+        (
+            "a",
+            message(
+                "alias",
+                json!({"previousId": "anon-1", "messageId": "ajs-next-a"}),
+            ),
+        ),
         (
             "b",
             json!({"writeKey": WRITE_KEY, "sentAt": "2026-12-01T21:00:01.000Z", "batch": [
@@ -218,7 +228,11 @@ async fn the_ingress_answers_what_the_browser_sdk_needs() {
 
     ingress.forwarder().wait_idle().await;
     let stats = ingress.forwarder().stats();
-    assert_eq!((stats.received, stats.delivered), (4, 4), "{stats:?}");
+    assert_eq!(
+        (stats.received, stats.delivered, stats.skipped),
+        (6, 4, 2),
+        "{stats:?}"
+    );
     let profile = get(&mock.url(), mock.api_key(), "/users-by-id/u-cors/").await;
     assert_eq!(profile["page_views"], 1, "{profile}");
     ingress.shutdown().await;
