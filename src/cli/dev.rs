@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::signal::shutdown_signal;
 use super::{config, summary_line, DevArgs};
 use crate::delivery::Forwarder;
-use crate::ingress::{Ingress, Settings};
+use crate::ingress::{Cors, Ingress, Settings};
 use crate::usercom::Origin;
 
 pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
@@ -30,6 +30,7 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     let settings = Settings {
         write_key: write_key.clone(),
+        cors: args.cors_origins.clone(),
         ..Settings::default()
     };
     let ingress = Ingress::start_with(args.listen, Forwarder::new(config)?, settings).await?;
@@ -39,7 +40,8 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             &mock.url(),
             mock.api_key(),
             &ingress.url(),
-            write_key.as_deref()
+            write_key.as_deref(),
+            &args.cors_origins,
         )
     );
     std::io::stdout().flush().ok();
@@ -57,6 +59,7 @@ pub fn dev_banner(
     api_key: &str,
     ingress_url: &str,
     write_key: Option<&str>,
+    cors: &Cors,
 ) -> String {
     let shown_write_key = write_key.unwrap_or("(none required: any write key is accepted)");
     let snippet_key = write_key.unwrap_or("dev");
@@ -66,6 +69,7 @@ usercom-forwarder dev: a local User.com simulator and a Segment ingress
 
   Segment ingress (client host):  {ingress_url}
   Segment write key:              {shown_write_key}
+  Browser page origins (CORS):    {cors}
   User.com simulator (API):       {mock_url}/api/public/
   Simulator dashboard:            {mock_url}/
   User.com API key:               {api_key}
@@ -80,6 +84,16 @@ Paste into Python (pip install segment-analytics-python==2.4.0):
     analytics.track(\"user-42\", \"Order Completed\", {{\"revenue\": 42}})
     analytics.group(\"user-42\", \"company-7\", {{\"name\": \"Example Ltd\"}})
     analytics.flush()
+
+In a web page, Analytics.js 2.0 (npm install @segment/analytics-next@1.84.3); cdnURL is the
+only change: the ingress serves the settings that point the SDK back at it:
+
+    import {{ AnalyticsBrowser }} from \"@segment/analytics-next\";
+    const analytics = AnalyticsBrowser.load({{ writeKey: \"{snippet_key}\", cdnURL: \"{ingress_url}\" }});
+    analytics.identify(\"user-42\", {{ email: \"ada@example.com\", firstName: \"Ada\" }});
+    analytics.page();
+    analytics.track(\"Order Completed\", {{ revenue: 42 }});
+    analytics.group(\"company-7\", {{ name: \"Example Ltd\" }});
 
 Then look at {mock_url}/ . Ctrl-C stops (the delivery queue is drained first).
 "

@@ -63,7 +63,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Local development: start the User.com simulator and the Segment ingress in one process,
-    /// print their URLs, the API key and a ready-to-paste analytics-python snippet; run until
+    /// print their URLs, the API key and ready-to-paste analytics-python and browser snippets; run until
     /// Ctrl-C, then drain.
     #[cfg(feature = "dev")]
     Dev(DevArgs),
@@ -179,6 +179,12 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub write_key: Option<String>,
+
+    /// Page origins whose scripts may send here from a browser (CORS), separated by commas,
+    /// e.g. `https://shop.example.com,http://localhost:3000`; `*` (the default) allows any
+    /// origin. A browser request from another origin is answered 403. Cookies are never needed.
+    #[arg(long, env = "USERCOM_CORS_ORIGINS", value_name = "ORIGINS", default_value = "*", value_parser = crate::ingress::Cors::parse)]
+    pub cors_origins: crate::ingress::Cors,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
@@ -358,6 +364,12 @@ pub struct DevArgs {
         hide_env_values = true
     )]
     pub write_key: Option<String>,
+
+    /// Page origins whose scripts may send here from a browser (CORS), separated by commas,
+    /// e.g. `https://shop.example.com,http://localhost:3000`; `*` (the default) allows any
+    /// origin. A browser request from another origin is answered 403. Cookies are never needed.
+    #[arg(long, env = "USERCOM_CORS_ORIGINS", value_name = "ORIGINS", default_value = "*", value_parser = crate::ingress::Cors::parse)]
+    pub cors_origins: crate::ingress::Cors,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,

@@ -39,6 +39,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         write_key: args.write_key.filter(|k| !k.is_empty()),
         queue_wait: args.queue_wait,
         drain_timeout: args.drain_timeout,
+        cors: args.cors_origins,
     };
     let ingress = Ingress::start_with(args.listen, Forwarder::new(config)?, settings).await?;
     match &spool_dir {

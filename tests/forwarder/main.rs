@@ -11,8 +11,11 @@
 //! - `clients`: the real Segment Python and Node clients (set `USERCOM_E2E_CLIENTS=1`).
 //! - `dashboard`: the simulator dashboard in a real browser, fed by the forwarder (set
 //!   `USERCOM_BROWSER_TESTS=1`).
+//! - `browser_sdk`: Analytics.js 2.0 (the browser SDK): CORS, its settings document and paths,
+//!   its captured requests replayed, and the real SDK in chromium (set `USERCOM_BROWSER_TESTS=1`).
 //! - `tls`: `--tls-platform-roots` against an HTTPS stand-in signed by a throw-away CA.
 
+mod browser_sdk;
 mod cli;
 mod clients;
 mod dashboard;

@@ -3,11 +3,23 @@
 //! Routes: `POST /v1/batch` (and `/v1/import`, its alias for older mobile SDKs), `POST /v1/identify`,
 //! `/v1/track`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`; `GET /health`, `GET /stats`.
 //!
+//! For Analytics.js 2.0 in a browser (`@segment/analytics-next`, whose `cdnURL` is pointed at the
+//! ingress): `GET /v1/projects/{writeKey}/settings` ([`project_settings`]), the single-letter
+//! paths it posts to (`/v1/i`, `/v1/t`, `/v1/p`, `/v1/s`, `/v1/g`, `/v1/a`, and `/v1/b` for its
+//! batching mode), `POST /v1/m` (its telemetry, accepted and ignored) and CORS ([`cors`]).
+//! Bodies are read as JSON whatever their `Content-Type`: the browser SDK sends `text/plain`
+//! (which keeps a request simple for the browser), the server libraries `application/json`.
+//!
 //! The answer is `200 {"success": true}` once the whole request is accepted into the delivery
 //! queue (and, with a spool, written and synced to it: docs/SPOOL.md), not once delivered:
 //! Segment clients expect a quick answer and would otherwise time out and resend. Malformed input gets `400 {"code", "message"}`; a full queue gets `429` with
 //! `Retry-After` (the client keeps the batch and retries, so nothing is lost); a spool that cannot
 //! take the batch (full, disk full, unwritable) gets `503` with `Retry-After`; nothing answers 500.
+
+mod cors;
+mod project_settings;
+
+pub use cors::Cors;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -45,6 +57,8 @@ pub struct Settings {
     pub queue_wait: Duration,
     /// On shutdown, how long to keep delivering before dead-lettering the rest. Default 30 s.
     pub drain_timeout: Duration,
+    /// Which page origins browsers may send from (CORS). Default: any.
+    pub cors: Cors,
 }
 
 impl Default for Settings {
@@ -53,6 +67,7 @@ impl Default for Settings {
             write_key: None,
             queue_wait: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(30),
+            cors: Cors::default(),
         }
     }
 }
@@ -63,12 +78,21 @@ impl std::fmt::Debug for Settings {
             .field("write_key", &self.write_key.as_ref().map(|_| "<redacted>"))
             .field("queue_wait", &self.queue_wait)
             .field("drain_timeout", &self.drain_timeout)
+            .field("cors", &self.cors)
             .finish()
     }
 }
 
-/// Call types with their own route.
-const SINGLE_TYPES: [&str; 6] = ["identify", "track", "page", "screen", "group", "alias"];
+/// Call types with their own route: `/v1/{type}`, and `/v1/{letter}`, the short path
+/// Analytics.js 2.0 posts to (the type's first letter).
+const SINGLE_TYPES: [(&str, &str); 6] = [
+    ("identify", "i"),
+    ("track", "t"),
+    ("page", "p"),
+    ("screen", "s"),
+    ("group", "g"),
+    ("alias", "a"),
+];
 
 #[derive(Clone)]
 struct AppState {
@@ -91,25 +115,37 @@ pub fn router(forwarder: Forwarder, settings: &Settings) -> Router {
     let mut router = Router::new()
         .route("/v1/batch", post(batch))
         .route("/v1/import", post(batch))
+        // Analytics.js 2.0's batching mode (`deliveryStrategy: {strategy: "batching"}`).
+        .route("/v1/b", post(batch))
+        // Its telemetry, should a page turn it on: accepted, not forwarded.
+        .route("/v1/m", post(|| async { Json(json!({ "success": true })) }))
+        .route(
+            "/v1/projects/{write_key}/settings",
+            get(project_settings::settings),
+        )
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/stats", get(stats));
-    for kind in SINGLE_TYPES {
-        router = router.route(
-            &format!("/v1/{kind}"),
-            post(
-                move |state: State<AppState>, headers: HeaderMap, body: Body| async move {
-                    single(state, headers, body, kind).await
-                },
-            ),
-        );
+    for (kind, letter) in SINGLE_TYPES {
+        let handler = move |state: State<AppState>, headers: HeaderMap, body: Body| async move {
+            single(state, headers, body, kind).await
+        };
+        router = router
+            .route(&format!("/v1/{kind}"), post(handler))
+            .route(&format!("/v1/{letter}"), post(handler));
     }
-    router.fallback(not_found).with_state(state)
+    router
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            settings.cors.clone(),
+            cors::handle,
+        ))
 }
 
 async fn not_found() -> Response {
     let body = json!({
         "code": "not_found",
-        "message": "no such endpoint: use POST /v1/batch (or /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias)",
+        "message": "no such endpoint: use POST /v1/batch (or /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias, or Analytics.js 2.0's /v1/b, /v1/i, /v1/t, /v1/p, /v1/s, /v1/g, /v1/a; its settings are GET /v1/projects/{writeKey}/settings)",
     });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
