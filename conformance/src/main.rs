@@ -83,13 +83,21 @@ struct ApiCheckArgs {
     api_key: Option<String>,
     /// Run the checks that write to the app, also against a non-loopback URL. Everything they
     /// create is named drift-<run id>-... and deleted at the end where the API allows it.
-    #[arg(long, env = "USERCOM_CONFORMANCE_ALLOW_WRITES", conflicts_with = "read_only")]
+    #[arg(
+        long,
+        env = "USERCOM_CONFORMANCE_ALLOW_WRITES",
+        conflicts_with = "read_only"
+    )]
     allow_writes: bool,
     /// Run only the read-only checks, even against a loopback URL.
     #[arg(long, env = "USERCOM_CONFORMANCE_READ_ONLY")]
     read_only: bool,
     /// In process: check the simulator's strict mode (as strict as User.com's REST API).
-    #[arg(long, env = "USERCOM_CONFORMANCE_STRICT", conflicts_with = "usercom_url")]
+    #[arg(
+        long,
+        env = "USERCOM_CONFORMANCE_STRICT",
+        conflicts_with = "usercom_url"
+    )]
     strict: bool,
     /// Only checks whose name contains SUBSTR (comma-separated: any of them).
     #[arg(long, value_name = "SUBSTR", env = "USERCOM_CONFORMANCE_FILTER")]
