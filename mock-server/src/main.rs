@@ -139,13 +139,16 @@ struct RecordArgs {
     #[arg(long, value_name = "URL", env = "USERCOM_MOCK_RECORD_UPSTREAM")]
     upstream: String,
 
-    /// Address the proxy listens on; port 0 picks a free one. The first stdout line is exactly
+    /// Address the proxy listens on (HOST:PORT, or a bare port for 127.0.0.1:PORT); port 0
+    /// picks a free one. The first stdout line is exactly
     /// `usercom-mock record listening on http://ADDR`.
     #[arg(
+        short = 'p',
         long,
         value_name = "ADDR",
         default_value = "127.0.0.1:8081",
-        env = "USERCOM_MOCK_RECORD_LISTEN"
+        env = "USERCOM_MOCK_RECORD_LISTEN",
+        value_parser = parse_listen
     )]
     listen: SocketAddr,
 
@@ -164,14 +167,22 @@ struct RecordArgs {
     )]
     redact: Vec<String>,
 
-    /// Seconds to wait for one upstream answer (then the client gets a 502, recorded too).
+    /// How long to wait for one upstream answer (then the client gets a 502, recorded too):
+    /// a duration such as 30s, 2m, 500ms.
     #[arg(
         long,
-        value_name = "SECONDS",
-        default_value_t = 30,
-        env = "USERCOM_MOCK_RECORD_TIMEOUT"
+        value_name = "DURATION",
+        default_value = "30s",
+        env = "USERCOM_MOCK_RECORD_TIMEOUT",
+        value_parser = parse_duration
     )]
-    timeout: u64,
+    timeout: std::time::Duration,
+}
+
+/// Human durations (`30s`, `2m`, `500ms`), as every binary of the workspace reads them.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration ({e}); use e.g. 30s, 2m, 500ms"))
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
@@ -301,7 +312,7 @@ async fn serve(cli: Cli) -> ExitCode {
 async fn record(args: RecordArgs) -> ExitCode {
     let opts = RecordOptions {
         redact: args.redact,
-        timeout: std::time::Duration::from_secs(args.timeout),
+        timeout: args.timeout,
         ..RecordOptions::new(args.upstream, args.out_dir)
     };
     let recorder = match Recorder::start(args.listen, opts).await {
@@ -343,14 +354,39 @@ mod tests {
 
     #[test]
     fn every_flag_has_an_environment_variable() {
-        let missing: Vec<_> = Cli::command()
-            .get_arguments()
-            .filter(|a| a.get_long().is_some())
-            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
-            .filter(|a| a.get_env().is_none())
-            .map(|a| a.get_id().to_string())
+        let cli = Cli::command();
+        let missing: Vec<_> = std::iter::once(&cli)
+            .chain(cli.get_subcommands())
+            .flat_map(|cmd| cmd.get_arguments().map(move |a| (cmd.get_name(), a)))
+            .filter(|(_, a)| a.get_long().is_some())
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|(_, a)| a.get_env().is_none())
+            .map(|(cmd, a)| format!("{cmd} --{}", a.get_id()))
             .collect();
         assert!(missing.is_empty(), "flags without an env var: {missing:?}");
+    }
+
+    #[test]
+    fn record_timeout_is_a_human_duration() {
+        let parse = |t: &str| {
+            Cli::try_parse_from([
+                "usercom-mock",
+                "record",
+                "--upstream",
+                "http://127.0.0.1:9",
+                "--out-dir",
+                "x",
+                "--timeout",
+                t,
+            ])
+        };
+        let cli = parse("1m30s").unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("not record")
+        };
+        assert_eq!(args.timeout, std::time::Duration::from_secs(90));
+        let err = parse("soon").unwrap_err().to_string();
+        assert!(err.contains("not a duration"), "{err}");
     }
 
     #[test]
