@@ -725,8 +725,16 @@ def machine():
             mem = f"{kb / 1024 / 1024:.0f} GiB"
     except OSError:
         pass
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
+    def first_lines(argv, stream):
+        # A tool that is not installed (the end-to-end pair needs neither java nor wrk) is
+        # reported as absent instead of stopping the run.
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True)
+        except FileNotFoundError:
+            return []
+        return (out.stderr if stream == "stderr" else out.stdout).splitlines()
+    java = first_lines(["java", "-version"], "stderr")
+    wrk = first_lines(["wrk", "-v"], "stdout")
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     return {
