@@ -430,29 +430,9 @@ async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
         .spawn()
         .expect("start usercom-forwarder dev");
     let stdout = dev.stdout.take().expect("stdout");
-    let (banner, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let mut banner = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("Then look at") {
-                break;
-            }
-        }
-        (banner, lines)
-    })
-    .await
-    .unwrap();
-    let field = |label: &str| -> String {
-        banner
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split_whitespace().last())
-            .unwrap_or_else(|| panic!("no {label} in banner:\n{banner}"))
-            .to_string()
-    };
+    let (banner, lines) =
+        crate::support::Banner::read(stdout, |line| line.starts_with("Then look at")).await;
+    let field = |label: &str| banner.field(label);
     let ingress = field("Segment ingress");
     let mock_url = field("Simulator dashboard")
         .trim_end_matches('/')
@@ -464,7 +444,11 @@ async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
         format!("AnalyticsBrowser.load({{ writeKey: \"{WRITE_KEY}\", cdnURL: \"{ingress}\" }});"),
         "analytics.page();".to_string(),
     ] {
-        assert!(banner.contains(&snippet), "{snippet} in\n{banner}");
+        assert!(
+            banner.text.contains(&snippet),
+            "{snippet} in\n{}",
+            banner.text
+        );
     }
 
     replay_capture(&ingress, ingress.trim_start_matches("http://")).await;
@@ -484,17 +468,7 @@ async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
     assert_eq!(stats["delivered"], 6, "{stats}");
     assert_browser_journey(&mock_url, &api_key).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &dev.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (exit, rest) = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (dev.wait().unwrap(), rest)
-    })
-    .await
-    .unwrap();
+    let (exit, rest) = crate::support::sigterm_and_drain(dev, lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),
@@ -655,17 +629,7 @@ async fn analytics_next_in_chromium_reaches_the_simulator() {
     );
     assert_browser_journey(&mock.url(), mock.api_key()).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (exit, rest) = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (serve.wait().unwrap(), rest)
-    })
-    .await
-    .unwrap();
+    let (exit, rest) = crate::support::sigterm_and_drain(serve, lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),

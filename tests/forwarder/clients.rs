@@ -227,17 +227,7 @@ async fn rudderstack_clients_reach_the_simulator_through_serve() {
         assert!(profile["plan"].is_string(), "custom trait plan: {profile}");
     }
 
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (exit, rest) = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (serve.wait().unwrap(), rest)
-    })
-    .await
-    .unwrap();
+    let (exit, rest) = crate::support::sigterm_and_drain(serve, lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),

@@ -1,7 +1,6 @@
 //! End to end against the `usercom-mock` simulator, in process (and `dev` as a real process).
 //! State is read back through the simulator's public REST API, as a user of User.com would.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -221,40 +220,26 @@ async fn dev_runs_simulator_and_ingress_and_drains_on_sigterm() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     // Read the banner up to the snippet (blocking reads on a blocking thread).
-    let (banner, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut banner = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.contains("analytics.flush()") {
-                break;
-            }
-        }
-        (banner, lines)
-    })
-    .await
-    .unwrap();
-    let field = |label: &str| -> String {
-        banner
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split_whitespace().last())
-            .unwrap_or_else(|| panic!("no {label} in banner:\n{banner}"))
-            .to_string()
-    };
+    let (banner, lines) =
+        crate::support::Banner::read(stdout, |line| line.contains("analytics.flush()")).await;
+    let field = |label: &str| banner.field(label);
     let ingress_url = field("Segment ingress");
     let dashboard = field("Simulator dashboard");
     let api_key = field("User.com API key");
     assert_eq!(field("Segment write key"), "wk");
     assert!(
-        banner.contains("import segment.analytics as analytics"),
-        "{banner}"
+        banner
+            .text
+            .contains("import segment.analytics as analytics"),
+        "{}",
+        banner.text
     );
     assert!(
-        banner.contains(&format!("analytics.host = \"{ingress_url}\"")),
-        "{banner}"
+        banner
+            .text
+            .contains(&format!("analytics.host = \"{ingress_url}\"")),
+        "{}",
+        banner.text
     );
     let mock_url = dashboard.trim_end_matches('/').to_string();
 
@@ -283,17 +268,7 @@ async fn dev_runs_simulator_and_ingress_and_drains_on_sigterm() {
     assert_eq!(stats["delivered"], json!(4), "{stats}");
     assert_journey_applied(&mock_url, &api_key, "dev-user", "dev-co", "Acme Ltd").await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (exit, rest) = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (child.wait().unwrap(), rest)
-    })
-    .await
-    .unwrap();
+    let (exit, rest) = crate::support::sigterm_and_drain(child, lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),

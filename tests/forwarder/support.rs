@@ -201,3 +201,66 @@ pub async fn occurrences(url: &str) -> std::collections::BTreeMap<String, u64> {
     }
     mids
 }
+
+/// The `dev` banner, as printed on stdout up to a chosen line.
+pub struct Banner {
+    pub text: String,
+}
+
+/// The rest of `dev`'s stdout after the banner (keep draining it so the process never blocks).
+pub type RestOfStdout = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
+
+impl Banner {
+    /// Reads the banner up to and including the first line for which `last` holds (blocking
+    /// reads on a blocking thread), and hands back the rest of stdout.
+    pub async fn read(
+        stdout: std::process::ChildStdout,
+        last: fn(&str) -> bool,
+    ) -> (Banner, RestOfStdout) {
+        use std::io::BufRead;
+        tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let mut text = String::new();
+            for line in lines.by_ref() {
+                let line = line.unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                if last(&line) {
+                    break;
+                }
+            }
+            (Banner { text }, lines)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The last word of the line starting with `label` (a URL, key or setting).
+    pub fn field(&self, label: &str) -> String {
+        self.text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("no {label} in banner:\n{}", self.text))
+            .to_string()
+    }
+}
+
+/// SIGTERM to a `serve`/`dev` process, then the rest of its stdout (the summary line is the
+/// last) and its exit status, read on a blocking thread.
+pub async fn sigterm_and_drain(
+    mut child: std::process::Child,
+    rest: impl Iterator<Item = std::io::Result<String>> + Send + 'static,
+) -> (std::process::ExitStatus, Vec<String>) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {}", child.id());
+    tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map_while(Result::ok).collect();
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap()
+}
