@@ -32,6 +32,7 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, 
 MOCK_BIN = os.path.join(RELEASE, "usercom-mock")
 FWD_BIN = os.path.join(RELEASE, "usercom-forwarder")
 CONF_BIN = os.path.join(RELEASE, "usercom-conformance")
+FLOOR_BIN = os.path.join(RELEASE, "usercom-bench-floor")
 LUA = os.path.join(BENCH, "lua", "shapes.lua")
 WIREMOCK_ROOT = os.path.join(BENCH, "wiremock")
 WIREMOCK_JAR = os.path.join(
@@ -124,7 +125,8 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def request(self, method, path, body=None, auth=True):
-        headers = {"Content-Type": "application/json"}
+        # The version header every User.com client sends (the strict simulator requires it).
+        headers = {"Content-Type": "application/json", "Accept": "*/*; version=2"}
         if auth:
             headers["Authorization"] = f"Token {self.token}"
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -300,22 +302,34 @@ def mock_cmd(port, journal=None):
     return cmd
 
 
-def start_mock():
+def start_mock(extra=()):
     port = free_port()
     env = dict(os.environ, RUST_LOG="warn")
-    p = spawn(mock_cmd(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    p = spawn(mock_cmd(port) + list(extra), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     line = p.stdout.readline().strip()
     if not line.startswith("usercom-mock listening on http://"):
         raise RuntimeError(f"usercom-mock did not start: {line!r}")
     return p, port
 
 
-def seed_mock(port, users_file):
-    """A defined integer event attribute, SEED_USERS users; writes `custom_id user_key` lines."""
+def start_floor():
+    """The floor (bench/floor): the simulator's HTTP stack with none of its work."""
+    p = spawn([FLOOR_BIN, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline().strip()
+    prefix = "floor listening on http://"
+    if not line.startswith(prefix):
+        raise RuntimeError(f"usercom-bench-floor did not start: {line!r}")
+    return p, int(line[len(prefix):].rsplit(":", 1)[1])
+
+
+def seed_mock(port, users_file, strict=False):
+    """A defined integer event attribute, SEED_USERS users; writes `custom_id user_key` lines.
+    The strict simulator defines no event attributes over the API (User.com documents user and
+    company ones only), so there every event attribute stays undefined and is not stored."""
     c = Client(port)
     st, _, _ = c.request("POST", "/api/public/attributes/",
                          {"name": "quantity", "value_type": "integer", "content_type": "event"})
-    assert st == 201, st
+    assert st == (400 if strict else 201), st
     for i in range(SEED_USERS):
         st, _, _ = c.request("POST", "/api/public/users/update_or_create/",
                              {"custom_id": f"bench-u-{i}", "email": f"u{i}@example.com"})
@@ -368,6 +382,63 @@ def bench_simulator(a, tmp):
     m = r["memory"]
     log(f"  RSS {m['rss_before_kb']} kB -> {m['rss_after_kb']} kB over {m['requests']} requests: {m['bytes_per_item']:.0f} B/item")
     stop(p)
+    return r
+
+
+FLOOR_SERVERS = [
+    ("floor", "floor (bare axum)"),
+    ("sim", "usercom-mock"),
+    ("strict", "usercom-mock --strict"),
+]
+
+
+def bench_floor(a, tmp):
+    """The simulator against its floor, alternated: each round runs every shape on the floor, the
+    simulator and the strict simulator, one after the other, so the three see the same machine.
+    Journals on (the simulator's default). Medians over rounds, and the median of the per-round
+    ratios (paired: a slow spell hits a round's three runs alike)."""
+    users = os.path.join(tmp, "floor-users.txt")
+    servers = {}
+    servers["floor"] = start_floor()
+    servers["sim"] = start_mock()
+    servers["strict"] = start_mock(["--strict"])
+    seed_mock(servers["sim"][1], users)
+    # Same custom ids in the strict simulator; its user keys differ, and site views need its own.
+    strict_users = os.path.join(tmp, "floor-users-strict.txt")
+    seed_mock(servers["strict"][1], strict_users, strict=True)
+    users_of = {"floor": users, "sim": users, "strict": strict_users}
+    runs = {k: {shape: [] for shape, _ in SHAPES} for k, _ in FLOOR_SERVERS}
+    for rnd in range(a.floor_rounds):
+        for shape, _label in SHAPES:
+            for key, name in FLOOR_SERVERS:
+                settle()
+                p, port = servers[key]
+                if rnd == 0 and a.warmup:
+                    run_wrk(port, shape, a.warmup, users_of[key])
+                d = run_wrk(port, shape, a.duration, users_of[key], p.pid)
+                runs[key][shape].append(d)
+                log(f"  round {rnd + 1} {shape} {name}: {d['rps']:.0f} req/s, server CPU "
+                    f"{d['server_cpu_us_per_req']:.2f} µs/req, errors {d['errors']}")
+    r = {"rounds": a.floor_rounds, "shapes": {}}
+    for shape, _label in SHAPES:
+        out = {}
+        for key, _name in FLOOR_SERVERS:
+            rs = runs[key][shape]
+            out[key] = {
+                "rps": statistics.median(d["rps"] for d in rs),
+                "server_cpu_us_per_req": statistics.median(d["server_cpu_us_per_req"] for d in rs),
+                "errors": sum(d["errors"] for d in rs),
+                "runs": rs,
+            }
+        for key in ("sim", "strict"):
+            paired = [s["rps"] / f["rps"] for s, f in zip(runs[key][shape], runs["floor"][shape])]
+            out[key]["fraction_of_floor"] = statistics.median(paired)
+            out[key]["fraction_of_floor_rounds"] = paired
+        r["shapes"][shape] = out
+        log(f"  {shape}: floor {out['floor']['rps']:.0f} req/s; simulator {out['sim']['fraction_of_floor']:.3f} "
+            f"of it, strict {out['strict']['fraction_of_floor']:.3f}")
+    for key, _name in FLOOR_SERVERS:
+        stop(servers[key][0])
     return r
 
 
@@ -775,12 +846,41 @@ def render(res, a):
         "server under test. Journals on (usercom-mock: default, last 10,000 requests; WireMock: "
         "default, unbounded).",
         "",
-        "| Measure | usercom-mock | WireMock 3.13.2 | ours / WireMock | Target | Status |",
-        "|---|---|---|---|---|---|",
     ]
 
     def row(*cells):
         lines.append("| " + " | ".join(cells) + " |")
+
+    fl = res.get("floor")
+    if fl:
+        lines += [
+            f"**The simulator against its floor** (bench/floor: the same axum, tokio and serde_json on the "
+            f"same one-thread runtime, parsing the body and answering a small JSON object, nothing else). "
+            f"Alternated shape by shape over {fl['rounds']} rounds; medians; the fraction is the median of "
+            "the per-round ratios. Journals on.",
+            "",
+            "| Shape | floor req/s (CPU/req) | usercom-mock req/s (CPU/req) | fraction of floor | "
+            "usercom-mock --strict req/s (CPU/req) | fraction of floor | Target | Status |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for shape, label in SHAPES:
+            o = fl["shapes"][shape]
+
+            def cell(k):
+                x = o[k]
+                err = f", {x['errors']} errors" if x["errors"] else ""
+                return f"{fmt_int(x['rps'])} ({x['server_cpu_us_per_req']:.2f} µs{err})"
+
+            ok = o["sim"]["fraction_of_floor"] >= 0.9 and o["strict"]["fraction_of_floor"] >= 0.9
+            row(label, cell("floor"), cell("sim"), f"{o['sim']['fraction_of_floor']:.3f}", cell("strict"),
+                f"{o['strict']['fraction_of_floor']:.3f}", "≥ 0.90 of the floor", met(ok))
+        lines.append("")
+
+    if any(res.get(k) for k in ("sim", "wiremock", "forwarder", "mapping", "gate")):
+        lines += [
+            "| Measure | usercom-mock | WireMock 3.13.2 | ours / WireMock | Target | Status |",
+            "|---|---|---|---|---|---|",
+        ]
 
     sim, wm = res.get("sim"), res.get("wiremock")
     if sim:
@@ -908,6 +1008,11 @@ def main():
                     help="end-to-end runs; the median is reported (default 3)")
     ap.add_argument("--forwarder-cap", type=int, default=180, help="seconds cap per forwarder phase")
     ap.add_argument("--skip-wiremock", action="store_true")
+    ap.add_argument("--floor-rounds", type=int, default=3,
+                    help="rounds of the floor / simulator / strict simulator alternation (default 3)")
+    ap.add_argument("--skip-floor", action="store_true", help="do not measure the simulator against its floor")
+    ap.add_argument("--floor-only", action="store_true",
+                    help="only the simulator against its floor (then print the table)")
     ap.add_argument("--e2e-only", action="store_true",
                     help="only the forwarder's end-to-end pair (spool on/off); prints its figures as JSON")
     ap.add_argument("--skip-forwarder", action="store_true")
@@ -925,7 +1030,7 @@ def main():
         publish(res, saved)
         return
 
-    for b in (MOCK_BIN, FWD_BIN, CONF_BIN):
+    for b in (MOCK_BIN, FLOOR_BIN) if a.floor_only else (MOCK_BIN, FWD_BIN, CONF_BIN, FLOOR_BIN):
         if not os.path.exists(b):
             sys.exit(f"bench: {b} missing: build with `cargo build --release --workspace`")
     if not a.e2e_only and not shutil.which("wrk"):
@@ -944,8 +1049,14 @@ def main():
         print(json.dumps({k: [{f: round(x[f], 2) if isinstance(x[f], float) else x[f] for f in keys}
                               for x in fw[k]] for k in ("e2e_runs", "e2e_nospool_runs")}, indent=1))
         return
+    if a.floor_only:
+        a.skip_wiremock = a.skip_forwarder = a.skip_mapping = a.skip_gate = True
     with tempfile.TemporaryDirectory(prefix="usercom-bench-") as tmp:
-        res["sim"] = bench_simulator(a, tmp)
+        if not a.skip_floor:
+            log(f"floor: usercom-bench-floor vs usercom-mock (default and --strict), {a.floor_rounds} rounds")
+            res["floor"] = bench_floor(a, tmp)
+        if not a.floor_only:
+            res["sim"] = bench_simulator(a, tmp)
         if not a.skip_wiremock:
             res["wiremock"] = bench_wiremock(a, tmp)
         if not a.skip_forwarder:

@@ -16,12 +16,45 @@ from collections import Counter
 KILLED = {"CaughtMutant", "Timeout"}
 
 
+def check_logs(paths):
+    """A mutant counts as caught only if its log shows a test failing: a test command that cannot
+    run (a wrong filter, a missing fixture) would otherwise make every mutant "caught"."""
+    import os
+    suspicious = []
+    for path in paths:
+        root = os.path.dirname(path)
+        with open(path) as f:
+            outcomes = json.load(f)["outcomes"]
+        for o in outcomes:
+            if o["summary"] != "CaughtMutant":
+                continue
+            log = os.path.join(root, o.get("log_path", ""))
+            try:
+                with open(log, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                suspicious.append((o["scenario"]["Mutant"]["name"], "no log"))
+                continue
+            if "test result: FAILED" not in text and "panicked at" not in text:
+                suspicious.append((o["scenario"]["Mutant"]["name"], log))
+    for name, why in suspicious:
+        print(f"caught without a failing test: {name} ({why})")
+    if suspicious:
+        print(f"{len(suspicious)} caught mutants did not fail a test: the run is not a measurement")
+        return 1
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outcomes", nargs="+", help="outcomes.json files, oldest first")
     ap.add_argument("--universe", help="`cargo mutants --list` output for the scored code")
     ap.add_argument("--reasons", help="TSV: mutant name<TAB>why it survives")
+    ap.add_argument("--check-logs", action="store_true",
+                    help="only check that every caught mutant failed in a test (exit 1 otherwise)")
     a = ap.parse_args()
+    if a.check_logs:
+        raise SystemExit(check_logs(a.outcomes))
 
     latest = {}
     for path in a.outcomes:

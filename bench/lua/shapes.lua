@@ -26,6 +26,8 @@ end
 local headers = {
    ["Authorization"] = "Token " .. token,
    ["Content-Type"] = "application/json",
+   -- What User.com's clients send; the simulator's strict mode refuses a request without it.
+   ["Accept"] = "*/*; version=2",
 }
 
 -- Event bodies: `quantity` is a defined integer event attribute, sent as a padded numeric string
