@@ -246,7 +246,7 @@ fn defined_by_forwarder(ctx: &Ctx) -> Scenario {
             Requested {
                 method: Some("POST"),
                 path: "/attributes/".into(),
-                body_has: Some(("name", json!(name))),
+                body_has: Some(("name".into(), json!(name))),
                 at_least: 1,
                 at_most: 1,
             }

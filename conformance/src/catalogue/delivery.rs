@@ -71,7 +71,7 @@ fn retried(ctx: &Ctx) -> Scenario {
                 Requested {
                     method: Some("POST"),
                     path: "/users/update_or_create/".into(),
-                    body_has: Some(("custom_id", json!(u))),
+                    body_has: Some(("custom_id".into(), json!(u))),
                     at_least: 4,
                     at_most: 4,
                 }
@@ -97,7 +97,7 @@ fn not_repeated(ctx: &Ctx) -> Scenario {
                 Requested {
                     method: Some("POST"),
                     path: "/users/update_or_create/".into(),
-                    body_has: Some(("custom_id", json!(u))),
+                    body_has: Some(("custom_id".into(), json!(u))),
                     at_least: 1,
                     at_most: 1,
                 }

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::inputs::def;
 use super::{one_step, seeded_step, Case, Ctx, Scenario, Step, TraitRow};
-use crate::checks::{company, Attribute, CompanyUnique, Member};
+use crate::checks::{company, Answered, Attribute, CompanyUnique, Member};
 use crate::expect::Expect;
 
 /// Group.
@@ -95,7 +95,7 @@ pub(super) fn cases() -> Vec<Case> {
     ));
     cases.push(
         Case::new("group_employees_table", GROUP_SEMANTIC, group_employees_table)
-            .with_rule("design.md: size ← employees as a non-negative integer in the signed 64-bit range: numbers without a fraction and numeric strings after trimming; anything else is left out and the rest applied"),
+            .with_rule("design.md: size ← employees as a non-negative integer in the signed 64-bit range: numbers without a fraction and numeric strings after trimming; anything else is left out (not sent: no request is answered 400) and the rest applied"),
     );
     cases.push(
         Case::new("group_phone_and_address_values", GROUP_SEMANTIC, group_phone_and_address)
@@ -103,7 +103,7 @@ pub(super) fn cases() -> Vec<Case> {
     );
     cases.push(
         Case::new("group_traits_named_like_company_fields", GROUP_SEMANTIC, group_field_names)
-            .with_rule("design.md: a trait whose name is a standard company field fills that field with the field's own conversion (text, a list of phone strings, an integer size), not a custom attribute"),
+            .with_rule("design.md: a trait whose name is a standard company field fills that field with the field's own conversion (text, a list of phone strings, an integer size or assigned_to), not a custom attribute"),
     );
     cases
 }
@@ -122,6 +122,9 @@ fn group_employees_table(ctx: &Ctx) -> Scenario {
         (json!(-5.0), None),
         (json!("-5"), None),
         (json!(1e19), None),
+        // Integers beyond the signed 64-bit range, as a number and as text.
+        (json!(u64::MAX), None),
+        (json!("9223372036854775808"), None),
         (json!("lots"), None),
         (json!(true), None),
     ];
@@ -145,6 +148,15 @@ fn group_employees_table(ctx: &Ctx) -> Scenario {
             size.map_or(Expect::Absent, |n| Expect::Eq(json!(n))),
         ));
     }
+    // "Left out" means never sent: a value User.com would refuse is not tried first.
+    checks.push(
+        Answered {
+            status: 400,
+            at_least: 0,
+            at_most: 0,
+        }
+        .into(),
+    );
     one_step(events, checks)
 }
 
@@ -185,9 +197,10 @@ fn group_field_names(ctx: &Ctx) -> Scenario {
             &u,
             &g,
             json!({"name": "Fields", "description": 42, "region": true,
-                   "phone_numbers": "+1 555 0100", "size": "40"}),
+                   "phone_numbers": "+1 555 0100", "size": "40", "assigned_to": "12"}),
         )],
         vec![
+            company::field(&g, "assigned_to", Expect::Eq(json!(12))),
             company::field(&g, "description", Expect::Eq(json!("42"))),
             company::field(&g, "region", Expect::Eq(json!("true"))),
             company::field(&g, "phone_numbers", Expect::Eq(json!(["+1 555 0100"]))),

@@ -50,6 +50,12 @@ pub(super) fn cases() -> Vec<Case> {
         )
         .with_rule(TYPED_NAME_RULE),
         Case::new(
+            "identify_typed_name_traits_null_write_nothing",
+            CUSTOM,
+            typed_name_null,
+        )
+        .with_rule("design.md: a null for a typed field the doc does not map is nothing to write: neither the field nor segment_<name> is sent, the rest is applied"),
+        Case::new(
             "group_typed_name_trait_tags_invalid_kept",
             GROUP_CUSTOM,
             group_tags_invalid,
@@ -122,6 +128,36 @@ fn typed_name_valid(ctx: &Ctx) -> Scenario {
             user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
         ],
     )
+}
+
+fn typed_name_null(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let mut checks = vec![user::field(&u, "first_name", Expect::Eq(json!("Ada")))];
+    let mut traits = Map::new();
+    traits.insert("first_name".into(), json!("Ada"));
+    // `company_custom_id` is not a typed field here: it is always kept as
+    // `segment_company_custom_id` (a null then clears that attribute where it exists).
+    for (name, _, _) in typed_name_table()
+        .into_iter()
+        .filter(|(n, _, _)| *n != "company_custom_id")
+    {
+        traits.insert(name.into(), Value::Null);
+        let kept = format!("segment_{name}");
+        // (No check on the attribute definitions: in external mode every case shares one app,
+        // where other cases define `segment_<name>`.)
+        checks.push(user::field(&u, &kept, Expect::Absent));
+        checks.push(
+            Requested {
+                method: None,
+                path: String::new(),
+                body_has: Some((kept, Value::Null)),
+                at_least: 0,
+                at_most: 0,
+            }
+            .into(),
+        );
+    }
+    one_step(vec![ctx.identify(&u, Value::Object(traits))], checks)
 }
 
 fn group_tags_invalid(ctx: &Ctx) -> Scenario {

@@ -140,7 +140,7 @@ pub struct Requested {
     /// A path prefix under `/api/public`.
     pub path: String,
     /// A key and value the body must hold.
-    pub body_has: Option<(&'static str, Value)>,
+    pub body_has: Option<(String, Value)>,
     /// At least this many.
     pub at_least: usize,
     /// At most this many.
@@ -164,7 +164,7 @@ impl Evaluate for Requested {
             })
             .filter(|e| match &self.body_has {
                 None => true,
-                Some((k, v)) => body_of(e).get(*k).is_some_and(|b| b == v),
+                Some((k, v)) => body_of(e).get(k.as_str()).is_some_and(|b| b == v),
             })
             .collect();
         let n = matching.len();

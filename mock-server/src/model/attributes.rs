@@ -125,6 +125,15 @@ impl AppData {
             return None;
         }
         if self.strict {
+            if std != key {
+                // User.com matches payload keys against `name_std` (usercom-api.md §3.2); that
+                // it normalises a key first is nowhere documented, so strict mode does not.
+                notes.push(format!(
+                    "{} attribute key `{key}` is not a name_std (`{std}`): ignored (strict mode matches keys exactly)",
+                    ct.as_str()
+                ));
+                return None;
+            }
             return self.convert_custom_strict(ct, std, v, notes);
         }
         match self.idx.attr[ct_slot(ct)].get(&*std) {

@@ -60,7 +60,7 @@ impl AppData {
         let mut p = CompanyPatch::default();
         for (key, v) in body {
             if let Some((name, kind)) = kind_of(COMPANY_FIELDS, key) {
-                p.fields.push((name, validate(key, kind, v)?));
+                p.fields.push((name, validate(key, kind, v, self.strict)?));
                 continue;
             }
             match key.as_str() {

@@ -133,7 +133,9 @@ pub(super) fn kind_of(
         .map(|i| table[i])
 }
 
-pub(super) fn validate(field: &str, kind: Kind, v: &Value) -> Result<Value> {
+/// A standard field's value, checked against its kind. `strict`: a list field takes a list only
+/// (the default mode also takes one string as a list of one).
+pub(super) fn validate(field: &str, kind: Kind, v: &Value, strict: bool) -> Result<Value> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -191,7 +193,7 @@ pub(super) fn validate(field: &str, kind: Kind, v: &Value) -> Result<Value> {
             .map(Value::from)
             .ok_or_else(|| type_err("an integer")),
         Kind::StrList => match v {
-            Value::String(s) => Ok(json!([s])),
+            Value::String(s) if !strict => Ok(json!([s])),
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(v.clone()),
             _ => Err(type_err("a list of strings")),
         },

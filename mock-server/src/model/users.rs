@@ -101,7 +101,7 @@ impl AppData {
         let mut p = UserPatch::default();
         for (key, v) in body {
             if let Some((name, kind)) = kind_of(USER_FIELDS, key) {
-                p.fields.push((name, validate(key, kind, v)?));
+                p.fields.push((name, validate(key, kind, v, self.strict)?));
                 continue;
             }
             match key.as_str() {

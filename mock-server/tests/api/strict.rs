@@ -117,6 +117,75 @@ async fn the_default_mode_needs_no_accept_header() {
 }
 
 #[tokio::test]
+async fn payload_keys_must_be_the_attributes_name_std() {
+    let m = strict().await;
+    let key = m.key();
+    define(
+        &m,
+        &key,
+        json!({"name": "VIP Level", "value_type": "string", "content_type": "clientuser"}),
+    )
+    .await;
+    // `VIP Level` and `VIP_level` normalise to `vip_level`, but only the name_std itself is it.
+    let r = call(
+        &m,
+        Method::POST,
+        "/users/update_or_create/",
+        Some(json!({"custom_id": "u1", "VIP Level": "gold", "VIP_level": "silver"})),
+    )
+    .await;
+    expect(&r, 201);
+    let notes = m.last_notes().await;
+    for sent in ["VIP Level", "VIP_level"] {
+        assert!(
+            notes.contains(&format!(
+                "clientuser attribute key `{sent}` is not a name_std (`vip_level`): ignored (strict mode matches keys exactly)"
+            )),
+            "{notes:?}"
+        );
+    }
+    let user = call(&m, Method::GET, "/users-by-id/u1/", None).await;
+    assert!(
+        user.body.get("vip_level").is_none_or(Value::is_null),
+        "{}",
+        user.text
+    );
+    let r = call(
+        &m,
+        Method::POST,
+        "/users/update_or_create/",
+        Some(json!({"custom_id": "u1", "vip_level": "gold"})),
+    )
+    .await;
+    expect(&r, 200);
+    let user = call(&m, Method::GET, "/users-by-id/u1/", None).await;
+    assert_eq!(user.body["vip_level"], "gold", "{}", user.text);
+}
+
+#[tokio::test]
+async fn a_list_field_takes_a_list_only() {
+    let m = strict().await;
+    let r = call(
+        &m,
+        Method::POST,
+        "/companies/",
+        Some(json!({"custom_id": "c1", "name": "Acme", "phone_numbers": "+48 1"})),
+    )
+    .await;
+    expect(&r, 400);
+    assert_eq!(r.body["field"], "phone_numbers", "{}", r.text);
+    let r = call(
+        &m,
+        Method::POST,
+        "/companies/",
+        Some(json!({"custom_id": "c1", "name": "Acme", "phone_numbers": ["+48 1"]})),
+    )
+    .await;
+    expect(&r, 201);
+    assert_eq!(r.body["phone_numbers"], json!(["+48 1"]), "{}", r.text);
+}
+
+#[tokio::test]
 async fn undefined_attributes_are_not_stored() {
     let m = strict().await;
     let r = call(
@@ -135,7 +204,10 @@ async fn undefined_attributes_are_not_stored() {
         "{notes:?}"
     );
     assert!(
-        notes.contains(&"clientuser attribute `plan_name` is not defined: ignored".to_owned()),
+        notes.contains(
+            &"clientuser attribute key `Plan Name` is not a name_std (`plan_name`): ignored (strict mode matches keys exactly)"
+                .to_owned()
+        ),
         "{notes:?}"
     );
     // No definition was created.

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Instructions per request: usercom-mock (default and --strict) against its floor, under callgrind.
+
+    python3 bench/instructions.py [SHAPE ...]     # shapes: events site_views upsert (default: all)
+
+wrk's figures move with whatever else the machine does; instruction counts do not. Each server
+runs under `valgrind --tool=callgrind`; after seeding, its counters are zeroed, wrk drives one
+shape for CG_SECONDS (default 10) over 4 connections, the counters are dumped, and the user-space
+instructions are divided by the requests served. The kernel's share (loopback TCP, epoll) is not
+counted, so the ratio here is larger than the ratio of CPU time. Dumps stay in bench/out/callgrind/
+for `callgrind_annotate --inclusive=yes FILE`. Needs valgrind, wrk and the release binaries.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+SECONDS = int(os.environ.get("CG_SECONDS", "10"))
+DUMPS = os.path.join(bench.OUT, "callgrind")
+
+
+def total_instructions(path):
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^(?:summary|totals):\s+(\d+)", line)
+            if m:
+                return int(m.group(1))
+    raise RuntimeError(f"no instruction total in {path}")
+
+
+def measure(kind, shape, strict=False):
+    """One server under callgrind, one shape: (instructions per request, requests, dump file)."""
+    label = f"{kind}{'-strict' if strict else ''}-{shape}"
+    out = os.path.join(DUMPS, f"{label}.out")
+    for f in os.listdir(DUMPS):
+        if f.startswith(f"{label}.out"):
+            os.remove(os.path.join(DUMPS, f))
+    port = bench.free_port()
+    cmd = [bench.FLOOR_BIN, f"127.0.0.1:{port}"] if kind == "floor" else bench.mock_cmd(port)
+    if strict:
+        cmd.append("--strict")
+    p = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env=dict(os.environ, RUST_LOG="warn"))
+    try:
+        if not bench.wait_status(port, "/__admin/apps", limit_s=120):
+            raise RuntimeError(f"{label}: the server did not start under valgrind")
+        users = os.path.join(DUMPS, f"{label}.users")
+        if kind == "floor":
+            bench.fake_users(users)
+        else:
+            bench.seed_mock(port, users, strict=strict)
+        subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
+        env = dict(os.environ, BENCH_SHAPE=shape, BENCH_TOKEN=bench.TOKEN, BENCH_THREADS="1",
+                   BENCH_USERS=users)
+        r = subprocess.run(["wrk", "-t1", "-c4", f"-d{SECONDS}s", "--timeout", "10s", "-s", bench.LUA,
+                            f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True,
+                           timeout=SECONDS + 120)
+        line = next((l for l in r.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+        if line is None:
+            raise RuntimeError(f"{label}: wrk failed: {r.stdout}{r.stderr}")
+        d = json.loads(line[len("BENCH_JSON "):])
+        subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
+        time.sleep(1)
+    finally:
+        bench.stop(p, timeout=60)
+    dump = f"{out}.1"  # the first dump: after the counters were zeroed
+    if d["requests"] == 0 or not os.path.exists(dump):
+        raise RuntimeError(f"{label}: no requests served or no dump")
+    errors = sum(v for k, v in d.items() if k.startswith("err_"))
+    return total_instructions(dump) / d["requests"], d["requests"], errors, dump
+
+
+def main():
+    if not shutil.which("valgrind") or not shutil.which("wrk"):
+        sys.exit("instructions: needs valgrind and wrk (apt-get install valgrind wrk)")
+    for b in (bench.MOCK_BIN, bench.FLOOR_BIN):
+        if not os.path.exists(b):
+            sys.exit(f"instructions: {b} missing: cargo build --release --workspace")
+    shapes = sys.argv[1:] or [s for s, _ in bench.SHAPES]
+    os.makedirs(DUMPS, exist_ok=True)
+    rows = []
+    for shape in shapes:
+        floor, n, e, _ = measure("floor", shape)
+        bench.log(f"{shape}: floor {floor:,.0f} instructions/request ({n} requests, {e} errors)")
+        row = {"shape": shape, "floor": floor}
+        for strict in (False, True):
+            ins, n, e, dump = measure("sim", shape, strict)
+            key = "strict" if strict else "sim"
+            row[key] = ins
+            bench.log(f"{shape}: usercom-mock{' --strict' if strict else ''} {ins:,.0f} instructions/request "
+                      f"({ins / floor:.2f}× the floor; {n} requests, {e} errors; {dump})")
+        rows.append(row)
+    print("| shape | floor | usercom-mock | × floor | usercom-mock --strict | × floor |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['shape']} | {r['floor']:,.0f} | {r['sim']:,.0f} | {r['sim'] / r['floor']:.2f} "
+              f"| {r['strict']:,.0f} | {r['strict'] / r['floor']:.2f} |")
+    with open(os.path.join(bench.OUT, "instructions.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
