@@ -14,10 +14,8 @@
 //!   it and runs `npm ci --prefix tests/browser`). `USERCOM_BROWSER_CAPTURE=1` also re-records
 //!   the fixture.
 
-use std::io::BufRead;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use axum::extract::Path as UrlPath;
 use axum::http::{header, StatusCode};
@@ -452,19 +450,7 @@ async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
     }
 
     replay_capture(&ingress, ingress.trim_start_matches("http://")).await;
-    let mut stats = Value::Null;
-    for _ in 0..300 {
-        stats = reqwest::get(format!("{ingress}/stats"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if stats["received"] == 6 && stats["in_flight"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stats = crate::support::wait_for_stats(&ingress, 6).await;
     assert_eq!(stats["delivered"], 6, "{stats}");
     assert_browser_journey(&mock_url, &api_key).await;
 
@@ -559,21 +545,7 @@ async fn analytics_next_in_chromium_reaches_the_simulator() {
         .spawn()
         .expect("start usercom-forwarder serve");
     let stdout = serve.stdout.take().expect("stdout");
-    let (ingress, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("ingress: ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_owned)
-            })
-            .expect("serve prints its ingress URL");
-        (url, lines)
-    })
-    .await
-    .unwrap();
+    let (ingress, lines) = crate::support::ingress_url(stdout).await;
 
     let capture = std::env::var("USERCOM_BROWSER_CAPTURE").as_deref() == Ok("1");
     let script = root().join("tests/browser/analytics_next.mjs");
@@ -605,19 +577,7 @@ async fn analytics_next_in_chromium_reaches_the_simulator() {
     );
 
     // Wait (bounded) until the ingress has delivered all six.
-    let mut stats = Value::Null;
-    for _ in 0..300 {
-        stats = reqwest::get(format!("{ingress}/stats"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if stats["received"] == 6 && stats["in_flight"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stats = crate::support::wait_for_stats(&ingress, 6).await;
     assert_eq!(
         (
             &stats["received"],

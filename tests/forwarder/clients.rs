@@ -152,22 +152,7 @@ async fn rudderstack_clients_reach_the_simulator_through_serve() {
         .expect("start usercom-forwarder serve");
     let stdout = serve.stdout.take().expect("stdout");
     // `ingress: URL -> ORIGIN` is the line that says it listens.
-    let (ingress, lines) = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("ingress: ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_owned)
-            })
-            .expect("serve prints its ingress URL");
-        (url, lines)
-    })
-    .await
-    .unwrap();
+    let (ingress, lines) = crate::support::ingress_url(stdout).await;
     let args = |user: &str, group: &str| {
         vec![
             ingress.clone(),
@@ -190,19 +175,7 @@ async fn rudderstack_clients_reach_the_simulator_through_serve() {
     .await;
 
     // Wait (bounded) until the ingress has delivered all eight.
-    let mut stats = serde_json::Value::Null;
-    for _ in 0..300 {
-        stats = reqwest::get(format!("{ingress}/stats"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if stats["received"] == 8 && stats["in_flight"] == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let stats = crate::support::wait_for_stats(&ingress, 8).await;
     assert_eq!(
         (&stats["delivered"], &stats["dead_lettered"]),
         (&serde_json::json!(8), &serde_json::json!(0)),

@@ -2,7 +2,6 @@
 //! State is read back through the simulator's public REST API, as a user of User.com would.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use usercom_forwarder::ingress::Ingress;
@@ -252,19 +251,7 @@ async fn dev_runs_simulator_and_ingress_and_drains_on_sigterm() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // Wait (bounded) until the ingress reports everything delivered.
-    let mut stats = Value::Null;
-    for _ in 0..300 {
-        stats = reqwest::get(format!("{ingress_url}/stats"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if stats["in_flight"] == json!(0) && stats["received"] == json!(4) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stats = crate::support::wait_for_stats(&ingress_url, 4).await;
     assert_eq!(stats["delivered"], json!(4), "{stats}");
     assert_journey_applied(&mock_url, &api_key, "dev-user", "dev-co", "Acme Ltd").await;
 

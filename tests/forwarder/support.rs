@@ -264,3 +264,48 @@ pub async fn sigterm_and_drain(
     .await
     .unwrap()
 }
+
+/// Polls `GET {ingress}/stats` (bounded: 300 × 50 ms) until `received` messages have arrived and
+/// none is in flight; returns the last answer, for the caller's assertions.
+pub async fn wait_for_stats(ingress: &str, received: u64) -> Value {
+    let mut stats = Value::Null;
+    for _ in 0..300 {
+        stats = reqwest::get(format!("{ingress}/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["received"] == received && stats["in_flight"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stats
+}
+
+/// Reads a `serve` process's stdout up to its `ingress: URL -> ORIGIN` line (the line that says
+/// it listens); returns the URL and the rest of the lines, which the caller keeps draining.
+pub async fn ingress_url(
+    stdout: std::process::ChildStdout,
+) -> (
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("ingress: ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_owned)
+            })
+            .expect("serve prints its ingress URL");
+        (url, lines)
+    })
+    .await
+    .unwrap()
+}
