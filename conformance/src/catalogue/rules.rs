@@ -54,7 +54,7 @@ pub(super) fn cases() -> Vec<Case> {
             CUSTOM,
             typed_name_null,
         )
-        .with_rule("design.md: a null for a typed field the doc does not map is nothing to write: neither the field nor segment_<name> is sent, the rest is applied"),
+        .with_rule("design.md: a null for a typed field the doc does not map is nothing to write: neither the field nor segment_<name> is sent (a segment_<name> kept earlier stays), the rest is applied"),
         Case::new(
             "group_typed_name_trait_tags_invalid_kept",
             GROUP_CUSTOM,
@@ -163,21 +163,26 @@ fn typed_name_valid(ctx: &Ctx) -> Scenario {
 }
 
 fn typed_name_null(ctx: &Ctx) -> Scenario {
-    let u = ctx.id("u");
+    // `u` sends only nulls; `w` first sends values the fields cannot take (kept as
+    // `segment_<name>`), then nulls, which must leave those attributes as they are.
+    let (u, w) = (ctx.id("u"), ctx.id("w"));
     let mut checks = vec![user::field(&u, "first_name", Expect::Eq(json!("Ada")))];
-    let mut traits = Map::new();
-    traits.insert("first_name".into(), json!("Ada"));
+    let (mut nulls, mut invalid, mut first) = (Map::new(), Map::new(), Vec::new());
+    nulls.insert("first_name".into(), json!("Ada"));
     // `company_custom_id` is not a typed field here: it is always kept as
     // `segment_company_custom_id` (a null then clears that attribute where it exists).
-    for (name, _, _) in typed_name_table()
+    for (name, bad, stored) in typed_name_table()
         .into_iter()
         .filter(|(n, _, _)| *n != "company_custom_id")
     {
-        traits.insert(name.into(), Value::Null);
+        nulls.insert(name.into(), Value::Null);
+        invalid.insert(name.into(), bad);
         let kept = format!("segment_{name}");
+        first.push(user::field(&w, &kept, Expect::Eq(json!(stored))));
         // (No check on the attribute definitions: in external mode every case shares one app,
         // where other cases define `segment_<name>`.)
         checks.push(user::field(&u, &kept, Expect::Absent));
+        checks.push(user::field(&w, &kept, Expect::Eq(json!(stored))));
         checks.push(
             Requested {
                 method: None,
@@ -189,7 +194,23 @@ fn typed_name_null(ctx: &Ctx) -> Scenario {
             .into(),
         );
     }
-    one_step(vec![ctx.identify(&u, Value::Object(traits))], checks)
+    Scenario {
+        seed: Vec::new(),
+        setup: Vec::new(),
+        steps: vec![
+            Step {
+                events: vec![ctx.identify(&w, Value::Object(invalid))],
+                checks: first,
+            },
+            Step {
+                events: vec![
+                    ctx.identify(&u, Value::Object(nulls.clone())),
+                    ctx.identify(&w, Value::Object(nulls)),
+                ],
+                checks,
+            },
+        ],
+    }
 }
 
 fn group_tags_invalid(ctx: &Ctx) -> Scenario {
