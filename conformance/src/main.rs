@@ -299,10 +299,8 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
             usercom_conformance::run_external(&ext, &opts).await?
         }
         (None, _, _) => {
-            let in_process = usercom_conformance::target::InProcess {
-                via_ingress: args.via_ingress,
-                ..usercom_conformance::target::InProcess::new()
-            };
+            let in_process =
+                usercom_conformance::target::InProcess::new().through_ingress(args.via_ingress);
             usercom_conformance::runner::run_in_process_with(&opts, in_process).await?
         }
         _ => anyhow::bail!("--forwarder-url needs --mock-listen and --api-key"),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::catalogue::{catalogue, Case, Ctx, Scenario, Setup};
+use crate::catalogue::{catalogue, Action, Case, Ctx, Scenario, Setup};
 use crate::checks::{journal_mark, Probe};
 use crate::error::{Error, Result};
 use crate::report::{CaseResult, Failure, Report};
@@ -112,8 +112,14 @@ pub async fn run_in_process_with(opts: &RunOptions, in_process: InProcess) -> Re
         .await
         .map_err(|e| Error::SimulatorStart(e.to_string()))?;
     let sim = Sim::new(&mock.url());
-    let target = Target::InProcess(in_process);
-    let report = run_catalogue(&sim, &target, AppMode::Isolated, opts).await;
+    let report = run_catalogue(
+        &sim,
+        &Target::InProcess(in_process.clone()),
+        AppMode::Isolated,
+        opts,
+    )
+    .await;
+    in_process.finish();
     mock.shutdown().await;
     Ok(report)
 }
@@ -313,6 +319,12 @@ async fn run_steps(
         } else {
             None
         };
+        for action in &step.before {
+            match action {
+                Action::DeleteUser(id) => sim.delete_user(&app.api_key, id).await?,
+                Action::DeleteCompany(id) => sim.delete_company(&app.api_key, id).await?,
+            }
+        }
         let delivery = target
             .deliver(sim.origin(), app, step.events.clone())
             .await?;

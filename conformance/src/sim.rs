@@ -272,6 +272,35 @@ impl Sim {
         .await
     }
 
+    /// `DELETE /api/public/users-by-id/{custom_id}/` (a 404 is fine: nothing to delete).
+    pub async fn delete_user(&self, key: &str, custom_id: &str) -> Result<()> {
+        self.delete_optional(key, &format!("/api/public/users-by-id/{}/", enc(custom_id)))
+            .await
+    }
+
+    /// `DELETE /api/public/companies-by-id/{custom_id}/` (a 404 is fine: nothing to delete).
+    pub async fn delete_company(&self, key: &str, custom_id: &str) -> Result<()> {
+        self.delete_optional(
+            key,
+            &format!("/api/public/companies-by-id/{}/", enc(custom_id)),
+        )
+        .await
+    }
+
+    async fn delete_optional(&self, key: &str, path: &str) -> Result<()> {
+        let (status, v) = self
+            .call(reqwest::Method::DELETE, path, Some(key), None)
+            .await?;
+        match status {
+            200..=299 | 404 => Ok(()),
+            _ => Err(Error::Status {
+                what: format!("DELETE {path}"),
+                status,
+                body: shorten(&v.to_string(), 300),
+            }),
+        }
+    }
+
     /// `GET /api/public/users-by-id/{custom_id}/`; `None` on 404.
     pub async fn user(&self, key: &str, custom_id: &str) -> Result<Option<Value>> {
         self.get_optional(key, &format!("/api/public/users-by-id/{}/", enc(custom_id)))

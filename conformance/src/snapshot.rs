@@ -111,10 +111,7 @@ pub async fn render_messages(messages: Vec<Value>, strict: bool) -> Result<Strin
     let rendered = async {
         sim.set_clock(&app.name, FROZEN_NOW, true).await?;
         let started = Utc::now();
-        let target = Target::InProcess(InProcess {
-            concurrency: 1,
-            ..InProcess::new()
-        });
+        let target = Target::InProcess(InProcess::new().with_concurrency(1));
         let delivery = target.deliver(sim.origin(), &app, messages).await?;
         let requests: Vec<Value> = sim
             .journal(&app.name)

@@ -2,14 +2,18 @@
 //! ended.
 //!
 //! * [`Target::InProcess`]: our forwarder library (`usercom_forwarder::Forwarder::send_all`),
-//!   one instance per delivery, pointed at the app the case uses. `send_all` returns when every
-//!   message has ended, and the dead-letter file tells why a message was dropped.
+//!   one instance per app, kept across a case's steps (so what it remembers between them, such as
+//!   the ids of users it has seen, is under test like a long-running forwarder's), pointed at the
+//!   app the case uses. `send_all` returns when every message has ended, and the dead-letter file
+//!   tells why a message was dropped. Through the ingress, one instance per delivery.
 //! * [`Target::External`]: any Segment-compatible ingress at `URL`; batches go to
 //!   `URL/v1/batch`. Completion is read from `GET URL/stats` (`in_flight == 0`) when the
 //!   forwarder serves it; otherwise the runner polls the simulator until the expectations hold
 //!   or the timeout passes.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -100,6 +104,17 @@ pub struct InProcess {
     /// `Ingress` started per delivery, refusing at once when its queue is full) instead of
     /// `Forwarder::send_all`: the accept path (parsing, queueing, `/stats`) is then under test too.
     pub via_ingress: bool,
+    /// The forwarder of each app (case) so far, its dead-letter file and the records of it
+    /// already read: a case's later steps go to the forwarder that delivered its earlier ones.
+    kept: Arc<Mutex<HashMap<String, Kept>>>,
+}
+
+/// A forwarder kept for the later steps of a case.
+#[derive(Debug)]
+struct Kept {
+    forwarder: usercom_forwarder::Forwarder,
+    dead_letter: PathBuf,
+    reasons_read: usize,
 }
 
 impl InProcess {
@@ -113,6 +128,7 @@ impl InProcess {
             )),
             concurrency: 8,
             via_ingress: false,
+            kept: Arc::default(),
         }
     }
 
@@ -136,21 +152,45 @@ impl InProcess {
 
     async fn deliver(&self, usercom_url: &str, app: &App, events: Vec<Value>) -> Result<Delivery> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
-        let dead_letter =
-            self.scratch
-                .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
-        let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
-        let forwarder = usercom_forwarder::Forwarder::new(config)
-            .map_err(|e| Error::Forwarder(e.to_string()))?;
         if self.via_ingress {
+            let dead_letter =
+                self.scratch
+                    .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
+            let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
+            let forwarder = usercom_forwarder::Forwarder::new(config)
+                .map_err(|e| Error::Forwarder(e.to_string()))?;
             return self
                 .deliver_via_ingress(forwarder, events, &dead_letter)
                 .await;
         }
+        let kept = self.kept.lock().expect("kept forwarders").remove(&app.name);
+        let mut kept = match kept {
+            Some(kept) => kept,
+            None => {
+                let dead_letter =
+                    self.scratch
+                        .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
+                let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
+                Kept {
+                    forwarder: usercom_forwarder::Forwarder::new(config)
+                        .map_err(|e| Error::Forwarder(e.to_string()))?,
+                    dead_letter,
+                    reasons_read: 0,
+                }
+            }
+        };
         let sent = events.len() as u64;
-        let summary = forwarder.send_all(events).await;
-        let reasons = read_reasons(&dead_letter);
-        let _ = std::fs::remove_file(&dead_letter);
+        let summary = kept.forwarder.send_all(events).await;
+        // This delivery's records only: the file holds the case's earlier steps' too.
+        let reasons: Vec<String> = read_reasons(&kept.dead_letter)
+            .into_iter()
+            .skip(kept.reasons_read)
+            .collect();
+        kept.reasons_read += reasons.len();
+        self.kept
+            .lock()
+            .expect("kept forwarders")
+            .insert(app.name.clone(), kept);
         let unaccounted = if summary.total() != sent {
             Some(format!(
                 "{sent} messages sent, the summary counts {} ({summary})",
@@ -209,6 +249,30 @@ impl InProcess {
         delivery.reasons = Some(read_reasons(dead_letter));
         let _ = std::fs::remove_file(dead_letter);
         Ok(delivery)
+    }
+}
+
+impl InProcess {
+    /// With this many per-user lanes delivered concurrently.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Delivering through the forwarder's own ingress (see [`InProcess::via_ingress`]).
+    pub fn through_ingress(mut self, via_ingress: bool) -> Self {
+        self.via_ingress = via_ingress;
+        self
+    }
+
+    /// Drops the forwarders kept for later steps and removes their dead-letter files (and the
+    /// scratch directory when nothing else is in it). Call once every case has run.
+    pub fn finish(&self) {
+        let kept = std::mem::take(&mut *self.kept.lock().expect("kept forwarders"));
+        for (_, kept) in kept {
+            let _ = std::fs::remove_file(&kept.dead_letter);
+        }
+        let _ = std::fs::remove_dir(&self.scratch);
     }
 }
 

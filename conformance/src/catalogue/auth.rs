@@ -63,6 +63,7 @@ fn untrusted_domain(ctx: &Ctx) -> Scenario {
         setup: vec![Setup::TrustDomains(vec!["shop.example.com".into()])],
         steps: vec![
             Step {
+                before: Vec::new(),
                 // Positive control: a page on a trusted domain goes through.
                 events: vec![ctx.page(
                     &good,
@@ -72,6 +73,7 @@ fn untrusted_domain(ctx: &Ctx) -> Scenario {
                 checks: vec![user::field(&good, "page_views", Expect::Eq(json!(1)))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.page(
                     &bad,
                     "2024-03-01T10:00:00Z",
@@ -89,6 +91,7 @@ fn revoked_key(ctx: &Ctx) -> Scenario {
         seed: vec![],
         setup: vec![Setup::RevokeKey],
         steps: vec![Step {
+            before: Vec::new(),
             events: vec![ctx.identify(&u, json!({"email": "revoked@example.com"}))],
             // The user cannot be read back with a revoked key; the journal shows nothing passed.
             checks: refused_and_reported(),

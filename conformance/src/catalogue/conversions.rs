@@ -68,6 +68,11 @@ fn integer_rows() -> Vec<Row> {
         (json!("4.0"), eq(json!(4))),
         (json!("1e3"), eq(json!(1000))),
         (json!(" 123 "), eq(json!(123))),
+        // Above 2^53: kept exactly (a float would round it to ...992).
+        (
+            json!(9_007_199_254_740_993_i64),
+            eq(json!(9_007_199_254_740_993_i64)),
+        ),
         (json!("+7"), eq(json!(7))),
         (json!(1.5), None),
         (json!("2.5"), None),

@@ -215,10 +215,12 @@ fn unconvertible_keeps_old(ctx: &Ctx) -> Scenario {
         setup: vec![],
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, Value::Object(first))],
                 checks: vec![user::field(&u, &name, Expect::Eq(json!(7)))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, Value::Object(second))],
                 checks: vec![
                     user::field(&u, &name, Expect::Eq(json!(7))),

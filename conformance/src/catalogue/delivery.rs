@@ -8,11 +8,14 @@
 use serde_json::{json, Value};
 
 use super::{Case, Ctx, Scenario, Setup, Step};
-use crate::checks::{user, Events, Requested};
+use crate::checks::{company, user, Events, Member, Requested};
 use crate::expect::Expect;
 
 /// The identify sentence: these cases make it hold despite failures on the way.
 const IDENTIFY: &str = "Calling .identify() causes User.com to automatically map the call’s traits and context data to appropriate fields in the user profile.";
+
+/// The group sentence.
+const GROUP: &str = "Sending a .group() request allows to create or update a company profile and associate a user with it.";
 
 /// The track sentence.
 const TRACK: &str = "Sending a .track() request records a new ‘Event occurrence’ that can be used to filter and bucket users.";
@@ -28,6 +31,15 @@ const DEDUP_RULE: &str =
 /// The path of an identify's upsert.
 const UPSERT: &str = "/api/public/users/update_or_create/";
 
+/// The path a company is created at.
+const COMPANIES: &str = "/api/public/companies/";
+
+/// design.md, "The forwarder": a refused field does not lose the message.
+const FIELD_RULE: &str = "design.md: one bad field never loses the message (validated before sending; a 400 naming a field is retried once without it)";
+
+/// A company created meanwhile by another client.
+const CREATED_MEANWHILE_RULE: &str = "design.md, group: find the company by custom id, else create it; a create refused because the custom id exists (another client created it meanwhile) finds it and carries on";
+
 /// The delivery cases, in report order.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -40,6 +52,24 @@ pub(super) fn cases() -> Vec<Case> {
         .with_rule(PERMANENT_RULE),
         Case::new("delivery_duplicate_message_ids_applied_once", TRACK, dedup)
             .with_rule(DEDUP_RULE),
+        Case::new(
+            "delivery_refused_user_field_dropped_rest_applied",
+            IDENTIFY,
+            user_field_refused,
+        )
+        .with_rule(FIELD_RULE),
+        Case::new(
+            "delivery_refused_company_field_dropped_rest_applied",
+            GROUP,
+            company_field_refused,
+        )
+        .with_rule(FIELD_RULE),
+        Case::new(
+            "delivery_company_created_meanwhile_found",
+            GROUP,
+            company_created_meanwhile,
+        )
+        .with_rule(CREATED_MEANWHILE_RULE),
     ]
 }
 
@@ -65,6 +95,7 @@ fn retried(ctx: &Ctx) -> Scenario {
             upsert_fault(json!({"reset": true}), 1),
         ],
         steps: vec![Step {
+            before: Vec::new(),
             events: vec![ctx.identify(&u, json!({"email": "retried@example.com"}))],
             checks: vec![
                 user::field(&u, "email", Expect::Eq(json!("retried@example.com"))),
@@ -92,6 +123,7 @@ fn not_repeated(ctx: &Ctx) -> Scenario {
             1,
         )],
         steps: vec![Step {
+            before: Vec::new(),
             events: vec![ctx.identify(&u, json!({"email": "refused@example.com"}))],
             checks: vec![
                 Requested {
@@ -132,8 +164,126 @@ fn dedup(ctx: &Ctx) -> Scenario {
         seed: vec![],
         setup: vec![],
         steps: vec![Step {
+            before: Vec::new(),
             events: vec![first.clone(), first.clone(), other, first],
             checks: vec![count(2)],
+        }],
+    }
+}
+
+/// A fault rule for the case's app on the next `times` company creations.
+fn create_company_fault(effect: Value, when: &str, times: u64) -> Setup {
+    Setup::Fault(json!({
+        "match": {"method": "POST", "path_prefix": COMPANIES},
+        "effect": effect,
+        "when": when,
+        "times": times,
+    }))
+}
+
+/// The upsert is refused once with a 400 naming one custom attribute (as User.com's DRF
+/// validation does): the forwarder sends it again without that field, and the rest lands.
+fn user_field_refused(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let plan = ctx.attr("plan");
+    let mut body = serde_json::Map::new();
+    body.insert(plan.clone(), json!(["Refused by a fault rule."]));
+    let mut traits = serde_json::Map::new();
+    traits.insert("email".into(), json!("refused-field@example.com"));
+    traits.insert("first_name".into(), json!("Ada"));
+    traits.insert(plan.clone(), json!("pro"));
+    Scenario {
+        seed: vec![],
+        setup: vec![upsert_fault(
+            json!({"status": 400, "body": Value::Object(body)}),
+            1,
+        )],
+        steps: vec![Step {
+            before: Vec::new(),
+            events: vec![ctx.identify(&u, Value::Object(traits))],
+            checks: vec![
+                user::field(&u, "email", Expect::Eq(json!("refused-field@example.com"))),
+                user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+                user::field(&u, &plan, Expect::Absent),
+                Requested {
+                    method: Some("POST"),
+                    path: "/users/update_or_create/".into(),
+                    body_has: Some(("custom_id".into(), json!(u))),
+                    at_least: 2,
+                    at_most: 2,
+                }
+                .into(),
+                Requested {
+                    method: Some("POST"),
+                    path: "/users/update_or_create/".into(),
+                    body_has: Some((plan, json!("pro"))),
+                    at_least: 1,
+                    at_most: 1,
+                }
+                .into(),
+            ],
+        }],
+    }
+}
+
+/// The company's creation is refused once with a 400 naming `description`: it is created
+/// without it, with its other fields, and the user joins it.
+fn company_field_refused(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    Scenario {
+        seed: vec![],
+        setup: vec![create_company_fault(
+            json!({"status": 400, "body": {"description": ["Refused by a fault rule."]}}),
+            "before",
+            1,
+        )],
+        steps: vec![Step {
+            before: Vec::new(),
+            events: vec![ctx.group(
+                &u,
+                &g,
+                json!({"name": "Acme", "description": "Anvils", "industry": "Tools"}),
+            )],
+            checks: vec![
+                company::field(&g, "name", Expect::Eq(json!("Acme"))),
+                company::field(&g, "description", Expect::Absent),
+                Member {
+                    user: u,
+                    company: g,
+                }
+                .into(),
+            ],
+        }],
+    }
+}
+
+/// The company is created, but the answer is replaced by the 400 User.com gives a duplicate
+/// custom id (as when another client created it between the forwarder's look-up and its
+/// create): the forwarder finds it, updates it and adds the user, and creates no second one.
+fn company_created_meanwhile(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    Scenario {
+        seed: vec![],
+        setup: vec![create_company_fault(
+            json!({"status": 400, "body": {"detail": "Company with this custom_id already exists."}}),
+            "after",
+            1,
+        )],
+        steps: vec![Step {
+            before: Vec::new(),
+            events: vec![ctx.group(&u, &g, json!({"name": "Acme", "description": "Anvils"}))],
+            checks: vec![
+                company::field(&g, "name", Expect::Eq(json!("Acme"))),
+                company::field(&g, "description", Expect::Eq(json!("Anvils"))),
+                crate::checks::CompanyUnique { id: g.clone() }.into(),
+                Member {
+                    user: u,
+                    company: g,
+                }
+                .into(),
+            ],
         }],
     }
 }

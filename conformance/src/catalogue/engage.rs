@@ -46,10 +46,12 @@ fn engage_new(ctx: &Ctx) -> Scenario {
     Scenario {
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, engage_traits(&name, true))],
                 checks: vec![user::field(&u, &name, Expect::Eq(json!("true")))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, engage_traits(&name, false))],
                 checks: vec![user::field(&u, &name, Expect::Eq(json!("false")))],
             },
@@ -81,10 +83,12 @@ fn engage_boolean(ctx: &Ctx) -> Scenario {
         setup: vec![],
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, engage_traits(&name, true))],
                 checks: vec![user::field(&u, &name, Expect::Eq(json!(true)))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&u, engage_traits(&name, false))],
                 checks: vec![user::field(&u, &name, Expect::Eq(json!(false)))],
             },

@@ -324,10 +324,12 @@ fn group_updates(ctx: &Ctx) -> Scenario {
     Scenario {
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.group(&u, &g, json!({"name": "Initech"}))],
                 checks: vec![company::field(&g, "name", Expect::Eq(json!("Initech")))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.group(&v, &g, json!({"name": "Initech Global", "employees": 12}))],
                 checks: vec![
                     company::field(&g, "name", Expect::Eq(json!("Initech Global"))),

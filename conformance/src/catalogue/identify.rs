@@ -199,9 +199,17 @@ const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) 
 
 const FIREFOX_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
 
-/// Three users in one batch, each with another user agent (and one nobody can parse).
+const BOT_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+/// Users in one batch, each with another user agent (one nobody can parse, one known by name only).
 fn identify_user_agents(ctx: &Ctx) -> Scenario {
-    let [a, b, c, d] = [ctx.id("a"), ctx.id("b"), ctx.id("c"), ctx.id("d")];
+    let [a, b, c, d, e] = [
+        ctx.id("a"),
+        ctx.id("b"),
+        ctx.id("c"),
+        ctx.id("d"),
+        ctx.id("e"),
+    ];
     let with_ua = |user: &str, ua: &str| {
         ctx.message(
             "identify",
@@ -216,6 +224,7 @@ fn identify_user_agents(ctx: &Ctx) -> Scenario {
             with_ua(&b, IPHONE_UA),
             with_ua(&c, FIREFOX_UA),
             with_ua(&d, "totally-custom-agent/1.0"),
+            with_ua(&e, BOT_UA),
         ],
         vec![
             user::field(&a, "browser_family", Expect::Contains("chrome".into())),
@@ -230,6 +239,11 @@ fn identify_user_agents(ctx: &Ctx) -> Scenario {
             ),
             user::field(&d, "browser_family", Expect::Absent),
             user::field(&d, "browser_version", Expect::Absent),
+            // Known by name only: what cannot be read from it is left out, not sent as a
+            // placeholder such as "UNKNOWN".
+            user::field(&e, "browser_family", Expect::Contains("googlebot".into())),
+            user::field(&e, "browser_version", Expect::Absent),
+            user::field(&e, "os", Expect::Absent),
         ],
     )
 }

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::{one_step, Case, Ctx, Scenario};
-use crate::checks::{user, Events, Member, UserExists};
+use super::{one_step, Action, Case, Ctx, Scenario, Step};
+use crate::checks::{company, user, CompanyUnique, Events, Member, SiteViews, UserExists};
 use crate::expect::Expect;
 
 /// Identity.
@@ -44,6 +44,12 @@ pub(super) fn cases() -> Vec<Case> {
             AUTO_CREATE,
             created_by_group,
         ),
+        Case::new(
+            "deleted_user_and_company_created_again",
+            AUTO_CREATE,
+            created_again,
+        )
+        .with_rule("A user or company deleted in User.com (from its dashboard or by another integration) \"does not exist in your app\" any more: the next page, track, group or identify for it creates it again, whatever the forwarder remembers of its old id"),
     ]
 }
 
@@ -155,4 +161,97 @@ fn created_by_group(ctx: &Ctx) -> Scenario {
             .into(),
         ],
     )
+}
+
+/// Four users and a company the forwarder has seen (and may remember the ids of), deleted in
+/// User.com through its REST API, then sent a page, a track, a group and an identify.
+fn created_again(ctx: &Ctx) -> Scenario {
+    let [a, b, c, d] = [
+        ctx.id("page"),
+        ctx.id("track"),
+        ctx.id("group"),
+        ctx.id("ident"),
+    ];
+    let g = ctx.id("g");
+    let e = ctx.event("Signed Up");
+    let url = "https://shop.example.com/again";
+    let first = vec![
+        ctx.identify(&a, json!({"email": "a@example.com"})),
+        ctx.identify(&b, json!({"email": "b@example.com"})),
+        ctx.identify(&c, json!({"email": "c@example.com"})),
+        ctx.identify(&d, json!({"email": "d@example.com"})),
+        ctx.page(&a, "2024-03-01T10:00:00Z", "https://shop.example.com/"),
+        ctx.track(&b, &e, json!({})),
+        ctx.group(&c, &g, json!({"name": "Acme"})),
+    ];
+    let first_checks = vec![
+        SiteViews {
+            user: a.clone(),
+            count: 1,
+            url: None,
+            path: None,
+            title: None,
+            at: None,
+        }
+        .into(),
+        Member {
+            user: c.clone(),
+            company: g.clone(),
+        }
+        .into(),
+    ];
+    let mut before: Vec<Action> = [&a, &b, &c, &d]
+        .into_iter()
+        .map(|u| Action::DeleteUser(u.clone()))
+        .collect();
+    before.push(Action::DeleteCompany(g.clone()));
+    let again = vec![
+        ctx.page(&a, "2024-03-02T10:00:00Z", url),
+        ctx.track(&b, &e, json!({})),
+        ctx.group(&c, &g, json!({"name": "Acme Again"})),
+        ctx.identify(&d, json!({"email": "d2@example.com"})),
+    ];
+    let checks = vec![
+        SiteViews {
+            user: a.clone(),
+            count: 1,
+            url: Some(Expect::Eq(json!(url))),
+            path: None,
+            title: None,
+            at: None,
+        }
+        .into(),
+        Events {
+            user: b.clone(),
+            name: e,
+            count: 1,
+            data: vec![],
+        }
+        .into(),
+        company::field(&g, "name", Expect::Eq(json!("Acme Again"))),
+        CompanyUnique { id: g.clone() }.into(),
+        Member {
+            user: c.clone(),
+            company: g,
+        }
+        .into(),
+        user::field(&c, "email", Expect::Absent),
+        user::field(&d, "email", Expect::Eq(json!("d2@example.com"))),
+    ];
+    Scenario {
+        seed: Vec::new(),
+        setup: Vec::new(),
+        steps: vec![
+            Step {
+                before: Vec::new(),
+                events: first,
+                checks: first_checks,
+            },
+            Step {
+                before,
+                events: again,
+                checks,
+            },
+        ],
+    }
 }

@@ -169,9 +169,21 @@ pub enum Setup {
     Fault(Value),
 }
 
+/// Something another User.com client does between two steps, through the public REST API.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// `DELETE /users-by-id/{custom_id}/`: the user is removed in User.com (by its dashboard or
+    /// another integration) while the forwarder may still remember its id.
+    DeleteUser(String),
+    /// `DELETE /companies-by-id/{custom_id}/`.
+    DeleteCompany(String),
+}
+
 /// A batch of input and what must hold after it is delivered.
 #[derive(Clone, Debug, Default)]
 pub struct Step {
+    /// Done through the REST API before the step's events are sent.
+    pub before: Vec<Action>,
     /// Segment messages, sent as one batch.
     pub events: Vec<Value>,
     /// Expectations after delivery.
@@ -191,7 +203,11 @@ fn seeded_step(seed: Vec<AttrDef>, events: Vec<Value>, checks: Vec<Check>) -> Sc
     Scenario {
         seed,
         setup: Vec::new(),
-        steps: vec![Step { events, checks }],
+        steps: vec![Step {
+            before: Vec::new(),
+            events,
+            checks,
+        }],
     }
 }
 

@@ -186,10 +186,12 @@ fn page_without_url(ctx: &Ctx) -> Scenario {
     Scenario {
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.page(&u, "2024-03-01T10:00:00Z", VIEW_URL)],
                 checks: vec![user::field(&u, "page_views", Expect::Eq(json!(1)))],
             },
             Step {
+                before: Vec::new(),
                 events: vec![bare, ctx.page(&u, "2024-03-01T11:00:00Z", VIEW_URL)],
                 checks: vec![
                     user::field(&u, "page_views", Expect::Eq(json!(2))),
@@ -257,10 +259,12 @@ fn two_views(
     Scenario {
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.page(&u, first.0, first.1)],
                 checks: vec![last_seen(first.0)],
             },
             Step {
+                before: Vec::new(),
                 events: vec![ctx.page(&u, second.0, second.1)],
                 checks: vec![
                     last_seen(last_seen_after),

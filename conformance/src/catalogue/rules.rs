@@ -67,6 +67,24 @@ pub(super) fn cases() -> Vec<Case> {
             invalid_email,
         )
         .with_rule("design.md: one bad field never loses the message; an invalid e-mail is dropped (counted), the rest of the identify is applied"),
+        Case::new(
+            "identify_invalid_emails_never_sent",
+            IDENTIFY,
+            invalid_emails_never_sent,
+        )
+        .with_rule("design.md: one bad field never loses the message, validated before sending: an address without one `@` between a non-empty local part and domain, or with white space, is never sent (User.com refuses the whole request, and may not name the field); null and \"\" clear the address"),
+        Case::new(
+            "identify_other_spellings_of_standard_fields_converted",
+            IDENTIFY,
+            other_spellings,
+        )
+        .with_rule("design.md: keys are normalised to name_std; a trait whose normalised key is a standard field (First Name → first_name, Gender → gender) is converted like the field's mapped trait (cut to the field's limit, gender words to codes, numbers to text); `name` is derived by User.com and never sent"),
+        Case::new(
+            "identify_camel_case_wins_over_snake_case",
+            IDENTIFY,
+            camel_wins,
+        )
+        .with_rule("design.md: first_name ← firstName|first_name, last_name ← lastName|last_name: the first spelling given (not null) wins"),
         Case::new("identify_camel_and_snake_keys_land_in_one_attribute", CUSTOM, key_normalisation)
             .with_rule("design.md: keys normalised to name_std; camelCase and snake_case of one name land in one key (planName → plan_name)"),
         Case::new("identify_read_only_created_at_kept_as_segment_created_at", CUSTOM, created_at)
@@ -199,10 +217,12 @@ fn typed_name_null(ctx: &Ctx) -> Scenario {
         setup: Vec::new(),
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.identify(&w, Value::Object(invalid))],
                 checks: first,
             },
             Step {
+                before: Vec::new(),
                 events: vec![
                     ctx.identify(&u, Value::Object(nulls.clone())),
                     ctx.identify(&w, Value::Object(nulls)),
@@ -248,6 +268,127 @@ fn invalid_email(ctx: &Ctx) -> Scenario {
             user::field(&u, "email", Expect::Absent),
             user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
             user::field(&u, &note, Expect::Eq(json!("kept"))),
+        ],
+    )
+}
+
+/// Addresses User.com refuses, one user each: none reaches User.com, the rest of each identify
+/// lands. Then two users with an address clear it with `null` and with `""`.
+fn invalid_emails_never_sent(ctx: &Ctx) -> Scenario {
+    let bad = [
+        "@example.com",
+        "ada@",
+        "ada@b@example.com",
+        "ada lovelace@example.com",
+    ];
+    let mut events = Vec::new();
+    let mut checks = Vec::new();
+    for (n, address) in bad.iter().enumerate() {
+        let u = ctx.id(&format!("bad{n}"));
+        events.push(ctx.identify(&u, json!({"email": address, "first_name": "Ada"})));
+        checks.push(user::field(&u, "email", Expect::Absent));
+        checks.push(user::field(&u, "first_name", Expect::Eq(json!("Ada"))));
+        checks.push(
+            Requested {
+                method: None,
+                path: String::new(),
+                body_has: Some(("email".into(), json!(address))),
+                at_least: 0,
+                at_most: 0,
+            }
+            .into(),
+        );
+    }
+    let (nulled, emptied) = (ctx.id("nulled"), ctx.id("emptied"));
+    events.push(ctx.identify(&nulled, json!({"email": "nulled@example.com"})));
+    events.push(ctx.identify(&emptied, json!({"email": "emptied@example.com"})));
+    checks.push(user::field(
+        &nulled,
+        "email",
+        Expect::Eq(json!("nulled@example.com")),
+    ));
+    checks.push(user::field(
+        &emptied,
+        "email",
+        Expect::Eq(json!("emptied@example.com")),
+    ));
+    let cleared = || Expect::OneOf(vec![Expect::Absent, Expect::Eq(json!(""))]);
+    Scenario {
+        seed: Vec::new(),
+        setup: Vec::new(),
+        steps: vec![
+            Step {
+                before: Vec::new(),
+                events,
+                checks,
+            },
+            Step {
+                before: Vec::new(),
+                events: vec![
+                    ctx.identify(&nulled, json!({"email": null, "last_name": "N"})),
+                    ctx.identify(&emptied, json!({"email": "", "last_name": "E"})),
+                ],
+                checks: vec![
+                    user::field(&nulled, "email", cleared()),
+                    user::field(&nulled, "last_name", Expect::Eq(json!("N"))),
+                    user::field(&emptied, "email", cleared()),
+                    user::field(&emptied, "last_name", Expect::Eq(json!("E"))),
+                ],
+            },
+        ],
+    }
+}
+
+/// Standard fields under other spellings, each with a value that needs the field's conversion.
+fn other_spellings(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({
+                "First Name": "Ä".repeat(45),
+                "LastName": "b".repeat(41),
+                "Phone Number": "9".repeat(70),
+                "City": "c".repeat(70),
+                "Gender": "F",
+                "Country": 48,
+                "Name": "Someone Else",
+                "email": "spellings@example.com",
+            }),
+        )],
+        vec![
+            user::field(&u, "first_name", Expect::Eq(json!("Ä".repeat(40)))),
+            user::field(&u, "last_name", Expect::Eq(json!("b".repeat(40)))),
+            user::field(&u, "phone_number", Expect::Eq(json!("9".repeat(64)))),
+            user::field(&u, "city", Expect::Eq(json!("c".repeat(64)))),
+            user::field(&u, "gender", Expect::Eq(json!("female"))),
+            user::field(&u, "country", Expect::Eq(json!("48"))),
+            user::field(&u, "email", Expect::Eq(json!("spellings@example.com"))),
+            user::field(&u, "segment_first_name", Expect::Absent),
+            user::field(&u, "segment_gender", Expect::Absent),
+            Requested {
+                method: None,
+                path: String::new(),
+                body_has: Some(("name".into(), json!("Someone Else"))),
+                at_least: 0,
+                at_most: 0,
+            }
+            .into(),
+        ],
+    )
+}
+
+/// Both spellings of a name, neither null: the camelCase one is listed first and wins.
+fn camel_wins(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    one_step(
+        vec![ctx.identify(
+            &u,
+            json!({"firstName": "Grace", "first_name": "Not Grace", "lastName": "Hopper", "last_name": "Not Hopper"}),
+        )],
+        vec![
+            user::field(&u, "first_name", Expect::Eq(json!("Grace"))),
+            user::field(&u, "last_name", Expect::Eq(json!("Hopper"))),
         ],
     )
 }
@@ -316,6 +457,7 @@ fn company_trait(ctx: &Ctx) -> Scenario {
     Scenario {
         steps: vec![
             Step {
+                before: Vec::new(),
                 events: vec![ctx.group(&v, &g, json!({"name": "Acme"}))],
                 checks: vec![crate::checks::company::field(
                     &g,
@@ -324,6 +466,7 @@ fn company_trait(ctx: &Ctx) -> Scenario {
                 )],
             },
             Step {
+                before: Vec::new(),
                 events: vec![
                     ctx.identify(
                         &u,

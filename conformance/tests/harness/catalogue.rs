@@ -97,10 +97,7 @@ fn whole_catalogue_passes_in_process_through_our_ingress() {
     // Each delivery through a fresh ingress of our forwarder (an app per case, concurrently),
     // refusing at once when full: the accept path (`try_accept`) is under test, so an ingress
     // that answers 200 and queues nothing fails every case.
-    let in_process = InProcess {
-        via_ingress: true,
-        ..InProcess::new()
-    };
+    let in_process = InProcess::new().through_ingress(true);
     let report = runtime()
         .block_on(run_in_process_with(&RunOptions::default(), in_process))
         .expect("the harness runs");

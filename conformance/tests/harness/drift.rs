@@ -213,10 +213,7 @@ async fn record_fixtures(upstream: &MockServer, dir: &Path) -> u64 {
         name: "default".into(),
         api_key: upstream.api_key().to_string(),
     };
-    let target = Target::InProcess(InProcess {
-        concurrency: 1,
-        ..InProcess::new()
-    });
+    let target = Target::InProcess(InProcess::new().with_concurrency(1));
     for path in fixtures() {
         let messages = load_fixture(&path).expect("fixture");
         target
