@@ -485,13 +485,50 @@ struct AttributeWrite {
     allow_multiple_choices: Option<bool>,
 }
 
+/// A listed attribute definition: as `Attribute`, but a strict app lists `value_type` as its v1
+/// numeric code (strict row 11).
+#[derive(ToSchema)]
+struct ListedAttribute {
+    id: u64,
+    name: String,
+    name_std: String,
+    value_type: ListedValueType,
+    content_type: ContentType,
+    /// `fixed` only.
+    choices: Option<Vec<String>>,
+    /// `fixed` only.
+    allow_multiple_choices: Option<bool>,
+}
+
+/// A listed `value_type`: the word, or (strict mode) the v1 numeric code.
+struct ListedValueType;
+
+impl PartialSchema for ListedValueType {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("ValueType"))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(7)),
+            )
+            .description(Some(
+                "The word; in strict mode the v1 code (1 boolean, 2 integer, 3 date, 4 string, \
+                 5 datetime, 6 fixed, 7 float; `json` stays the word)",
+            ))
+            .into()
+    }
+}
+impl ToSchema for ListedValueType {}
+
 /// A page of attribute definitions.
 #[derive(ToSchema)]
 struct AttributePage {
     count: u64,
     next: Option<String>,
     previous: Option<String>,
-    results: Vec<Attribute>,
+    results: Vec<ListedAttribute>,
 }
 
 // ----- admin schemas ------------------------------------------------------------------------------

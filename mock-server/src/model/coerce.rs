@@ -62,6 +62,21 @@ impl ValueType {
     }
 
     /// The wire name.
+    /// The v1 numeric code of the type (usercom-api.md §3.1: 1 boolean, 2 integer, 3 date,
+    /// 4 string, 5 datetime, 6 fixed, 7 float); `json` has none.
+    pub fn v1_code(self) -> Option<u8> {
+        Some(match self {
+            ValueType::Boolean => 1,
+            ValueType::Integer => 2,
+            ValueType::Date => 3,
+            ValueType::String => 4,
+            ValueType::Datetime => 5,
+            ValueType::Fixed => 6,
+            ValueType::Float => 7,
+            ValueType::Json => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ValueType::Boolean => "boolean",

@@ -35,13 +35,23 @@ pub(crate) async fn list(Authed(app): Authed, pager: Pager) -> Result<Response> 
         None => None,
         Some(s) => Some(content_type(&app, s)?),
     };
+    // Strict mode lists each type as its v1 numeric code (GUESS, strict row 11: v1 list
+    // responses carry numbers and which a v2 list carries is not documented), so a client must
+    // read both spellings; `json` has no code and stays a word.
+    let codes = app.strict();
     app.with(|d| {
         let defs: Vec<&AttrDef> = d.attributes(ct).collect();
         pager.envelope(defs.len(), |start, n| {
             defs.iter()
                 .skip(start)
                 .take(n)
-                .map(|a| a.to_json())
+                .map(|a| {
+                    let mut v = a.to_json();
+                    if let Some(code) = a.value_type.v1_code().filter(|_| codes) {
+                        v["value_type"] = code.into();
+                    }
+                    v
+                })
                 .collect()
         })
     })

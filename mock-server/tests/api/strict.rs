@@ -764,3 +764,45 @@ async fn scenario_and_state_file_carry_the_mode() {
     drop(m);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn attribute_lists_give_value_types_as_v1_codes() {
+    // Strict row 11: the list answers each type's v1 code (json stays a word); the create
+    // answers the word; the default mode lists words.
+    let types = [
+        ("boolean", json!(1)),
+        ("integer", json!(2)),
+        ("date", json!(3)),
+        ("string", json!(4)),
+        ("datetime", json!(5)),
+        ("fixed", json!(6)),
+        ("float", json!(7)),
+        ("json", json!("json")),
+    ];
+    let strict_mock = strict().await;
+    let lenient = Mock::with(MockServer::builder().api_key("lenient-key")).await;
+    for (m, strict_mode) in [(&strict_mock, true), (&lenient, false)] {
+        let key = m.key();
+        for &(t, _) in &types {
+            let mut body = json!({"name": format!("typed {t}"), "value_type": t, "content_type": "clientuser"});
+            if t == "fixed" {
+                body["choices"] = json!(["a", "b"]);
+            }
+            let r = call_as(m, &key, Method::POST, "/attributes/", Some(body)).await;
+            expect(&r, 201);
+            assert_eq!(r.body["value_type"], t, "the create answers the word");
+        }
+        let list = call_as(m, &key, Method::GET, "/attributes/", None).await;
+        expect(&list, 200);
+        for (t, code) in &types {
+            let def = list.body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["name_std"] == format!("typed_{t}"))
+                .unwrap_or_else(|| panic!("typed_{t} listed: {}", list.body));
+            let want = if strict_mode { code.clone() } else { json!(t) };
+            assert_eq!(def["value_type"], want, "strict={strict_mode} {t}");
+        }
+    }
+}

@@ -17,7 +17,7 @@ pub(super) fn checks() -> Vec<Check> {
         lists_at_most_100_per_page, false, Source::Documented("DOC-basic: up to 100 results per page"),
             "no list page holds more than 100 results";
         lists_attribute_definition_shape, false, Source::Documented("DOC-attr: id, name, name_std, value_type, content_type"),
-            "every attribute definition has id, name, name_std, value_type (a word), content_type";
+            "every attribute definition has id, name, name_std, value_type (a word, or a v1 code 1-7), content_type";
         lists_attributes_filter_by_content_type, false, Source::Guess("?content_type= filters the definitions"),
             "GET /attributes/?content_type=clientuser lists clientuser definitions only";
         lists_page_out_of_range_is_404, false, Source::Guess("page-number pagination (the real API is cursor-based)"),
@@ -105,8 +105,14 @@ async fn lists_attribute_definition_shape(cx: Ctx) -> Verdict {
             super::short(d.get("id").unwrap_or(&Value::Null))
         );
         has_kind(&what, d, "id", "number")?;
-        for k in ["name", "name_std", "value_type", "content_type"] {
+        for k in ["name", "name_std", "content_type"] {
             has_kind(&what, d, k, "string")?;
+        }
+        // A word, or a v1 numeric code 1-7 (usercom-api.md §3.1; the strict simulator lists
+        // codes: which a v2 list carries is not documented).
+        let vt = d.get("value_type").unwrap_or(&Value::Null);
+        if !(vt.is_string() || vt.as_u64().is_some_and(|c| (1..=7).contains(&c))) {
+            has_kind(&what, d, "value_type", "string")?;
         }
     }
     Ok(())
