@@ -291,7 +291,7 @@ async fn run_scenario(
             }
         }
     }
-    let outcome = run_steps(sim, target, app, scenario, opts, result).await;
+    let outcome = run_steps(sim, target, app, scenario, opts, result, &mut faults).await;
     // Rules that have not fired their `times` yet must not reach the next case.
     for id in faults {
         if let Err(e) = sim.remove_fault(id).await {
@@ -310,6 +310,7 @@ async fn run_steps(
     scenario: &Scenario,
     opts: &RunOptions,
     result: &mut CaseResult,
+    faults: &mut Vec<u64>,
 ) -> Result<()> {
     for (n, step) in scenario.steps.iter().enumerate() {
         // The journal's last sequence number before the step, for the checks that count
@@ -323,6 +324,11 @@ async fn run_steps(
             match action {
                 Action::DeleteUser(id) => sim.delete_user(&app.api_key, id).await?,
                 Action::DeleteCompany(id) => sim.delete_company(&app.api_key, id).await?,
+                Action::Fault(rule) => {
+                    let mut rule = rule.clone();
+                    rule["match"]["app"] = Value::String(app.name.clone());
+                    faults.push(sim.add_fault(&rule).await?);
+                }
             }
         }
         let delivery = target

@@ -178,8 +178,9 @@ impl<T: Transport> Applier<T> {
                     // A cached id can be stale (user or company deleted in User.com). What
                     // `add_member` answers for an unknown user id is not documented (DRF
                     // answers 400 naming `user_id` for a missing related object; the simulator
-                    // does): a 400 or 404 after cached ids looks both up again, once.
-                    Err(e) if cached && matches!(e.status(), Some(400 | 404)) => {
+                    // does): a 404, or a 400 naming `user_id`, after cached ids looks both up
+                    // again, once. Any other 400 is permanent.
+                    Err(e) if cached && (e.is_not_found() || names_user_id(&e)) => {
                         self.users.forget(custom_id);
                         self.companies.forget(group_id);
                         let company = self.company_id(group_id).await?;
@@ -497,6 +498,14 @@ impl<'a> Target<'a> {
             },
         }
     }
+}
+
+/// True when `error` is a 400 that names `user_id` (an unknown user id, as DRF reports a
+/// missing related object).
+fn names_user_id(error: &Error) -> bool {
+    let mut fields = Map::new();
+    fields.insert("user_id".to_owned(), Value::Null);
+    error.status() == Some(400) && refused_field(error, &fields).is_some()
 }
 
 /// The field a 400 names, when it is one of `fields`: DRF's `{"field": ["message"]}`, the

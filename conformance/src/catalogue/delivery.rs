@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Case, Ctx, Scenario, Setup, Step};
+use super::{Action, Case, Ctx, Scenario, Setup, Step};
 use crate::checks::{company, user, Events, Member, Requested};
 use crate::expect::Expect;
 
@@ -52,6 +52,20 @@ pub(super) fn cases() -> Vec<Case> {
         .with_rule(PERMANENT_RULE),
         Case::new("delivery_duplicate_message_ids_applied_once", TRACK, dedup)
             .with_rule(DEDUP_RULE),
+        Case::new("delivery_refused_event_not_repeated", TRACK, event_refused)
+            .with_rule(PERMANENT_RULE),
+        Case::new(
+            "delivery_refused_membership_not_repeated",
+            GROUP,
+            membership_refused,
+        )
+        .with_rule(PERMANENT_RULE),
+        Case::new(
+            "delivery_refused_company_update_not_repeated",
+            GROUP,
+            company_update_refused,
+        )
+        .with_rule(PERMANENT_RULE),
         Case::new(
             "delivery_refused_user_field_dropped_rest_applied",
             IDENTIFY,
@@ -285,5 +299,121 @@ fn company_created_meanwhile(ctx: &Ctx) -> Scenario {
                 .into(),
             ],
         }],
+    }
+}
+
+/// A 400 that names no field, for the next request of `method` under `prefix`.
+fn refused_once(method: &str, prefix: &str) -> Value {
+    json!({
+        "match": {"method": method, "path_prefix": prefix},
+        "effect": {"status": 400, "body": {"detail": "refused by a fault rule"}},
+        "times": 1,
+    })
+}
+
+/// The event of a track for a user nobody has seen is refused with a 400: it is not sent again
+/// (not even after creating the user, which only a 404 calls for), so no occurrence is stored.
+fn event_refused(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let e = ctx.event("Refused");
+    Scenario {
+        seed: vec![],
+        setup: vec![Setup::Fault(refused_once(
+            "POST",
+            "/api/public/users-by-id/",
+        ))],
+        steps: vec![Step {
+            before: Vec::new(),
+            events: vec![ctx.track(&u, &e, json!({"n": 1}))],
+            checks: vec![
+                Events {
+                    user: u.clone(),
+                    name: e,
+                    count: 0,
+                    data: vec![],
+                }
+                .into(),
+                Requested {
+                    method: Some("POST"),
+                    path: format!("/users-by-id/{u}/events/"),
+                    body_has: None,
+                    at_least: 1,
+                    at_most: 1,
+                }
+                .into(),
+            ],
+        }],
+    }
+}
+
+/// A company the forwarder knows; a new user's `add_member` is refused with a 400 (neither id
+/// came from memory, so nothing is stale): not sent again, the user does not become a member.
+fn membership_refused(ctx: &Ctx) -> Scenario {
+    let (first, u, g) = (ctx.id("first"), ctx.id("u"), ctx.id("g"));
+    Scenario {
+        seed: vec![],
+        setup: vec![],
+        steps: vec![
+            Step {
+                before: Vec::new(),
+                events: vec![ctx.group(&first, &g, json!({"name": "Acme"}))],
+                checks: vec![Member {
+                    user: first,
+                    company: g.clone(),
+                }
+                .into()],
+            },
+            Step {
+                before: vec![Action::Fault(refused_once("POST", COMPANIES))],
+                events: vec![ctx.group(&u, &g, json!({}))],
+                checks: vec![
+                    user::field(
+                        &u,
+                        "companies",
+                        Expect::OneOf(vec![Expect::Absent, Expect::Len(0)]),
+                    ),
+                    Requested {
+                        method: Some("POST"),
+                        path: "/companies/".into(),
+                        body_has: Some(("user_custom_id".into(), json!(u))),
+                        at_least: 1,
+                        at_most: 1,
+                    }
+                    .into(),
+                ],
+            },
+        ],
+    }
+}
+
+/// A company the forwarder knows; its update is refused with a 400 that names no field: not
+/// sent again, the company keeps its name.
+fn company_update_refused(ctx: &Ctx) -> Scenario {
+    let (u, g) = (ctx.id("u"), ctx.id("g"));
+    Scenario {
+        seed: vec![],
+        setup: vec![],
+        steps: vec![
+            Step {
+                before: Vec::new(),
+                events: vec![ctx.group(&u, &g, json!({"name": "Acme"}))],
+                checks: vec![company::field(&g, "name", Expect::Eq(json!("Acme")))],
+            },
+            Step {
+                before: vec![Action::Fault(refused_once("PUT", COMPANIES))],
+                events: vec![ctx.group(&u, &g, json!({"name": "Acme Renamed"}))],
+                checks: vec![
+                    company::field(&g, "name", Expect::Eq(json!("Acme"))),
+                    Requested {
+                        method: Some("PUT"),
+                        path: "/companies/".into(),
+                        body_has: Some(("name".into(), json!("Acme Renamed"))),
+                        at_least: 1,
+                        at_most: 1,
+                    }
+                    .into(),
+                ],
+            },
+        ],
     }
 }

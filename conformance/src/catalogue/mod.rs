@@ -134,6 +134,10 @@ impl Scenario {
     /// external mode (one shared app) it must run alone, after the others.
     pub fn is_exclusive(&self) -> bool {
         !self.setup.is_empty()
+            || self
+                .steps
+                .iter()
+                .any(|s| s.before.iter().any(|a| matches!(a, Action::Fault(_))))
     }
 
     /// True when the case revokes the app's key: in external mode it must run last of all.
@@ -177,6 +181,9 @@ pub enum Action {
     DeleteUser(String),
     /// `DELETE /companies-by-id/{custom_id}/`.
     DeleteCompany(String),
+    /// A fault-injection rule from this step on (as [`Setup::Fault`]: for the case's app,
+    /// removed after the case), for a failure that must hit a later step's requests only.
+    Fault(Value),
 }
 
 /// A batch of input and what must hold after it is delivered.

@@ -133,8 +133,7 @@ fn typed_name_invalid(ctx: &Ctx, name: &str, bad: &Value, stored: &str) -> Scena
 }
 
 fn typed_name_valid(ctx: &Ctx) -> Scenario {
-    let u = ctx.id("u");
-    let v = ctx.id("v");
+    let (u, v, w, x) = (ctx.id("u"), ctx.id("v"), ctx.id("w"), ctx.id("x"));
     // Each value in a spelling the field's conversion takes (User.com reads `status` back as its
     // word and `tags` as tag objects: a tag list shows as no `segment_tags`).
     let mut checks = vec![
@@ -148,6 +147,11 @@ fn typed_name_valid(ctx: &Ctx) -> Scenario {
         user::field(&v, "status", Expect::Eq(json!("visitor"))),
         user::field(&v, "unsubscribed", Expect::Eq(json!(true))),
         user::field(&v, "score", Expect::Eq(json!(3))),
+        user::field(&w, "status", Expect::Eq(json!("user"))),
+        user::field(&w, "score", Expect::Eq(json!(9_007_199_254_740_993_i64))),
+        // (Every user's score starts at 0: it stays there.)
+        user::field(&x, "score", Expect::Eq(json!(0))),
+        user::field(&x, "segment_score", Expect::Eq(json!("7.5"))),
     ];
     for (who, name) in [
         (&u, "score"),
@@ -160,6 +164,8 @@ fn typed_name_valid(ctx: &Ctx) -> Scenario {
         (&v, "tags"),
         (&v, "unsubscribed"),
         (&v, "score"),
+        (&w, "status"),
+        (&w, "score"),
     ] {
         checks.push(user::field(who, &format!("segment_{name}"), Expect::Absent));
     }
@@ -175,6 +181,10 @@ fn typed_name_valid(ctx: &Ctx) -> Scenario {
                 &v,
                 json!({"status": "1", "tags": ["a", "b"], "unsubscribed": true, "score": " 3 "}),
             ),
+            // A code as a number; an integer beyond 2^53 kept exactly (a float would round it).
+            ctx.identify(&w, json!({"status": 2, "score": 9_007_199_254_740_993_i64})),
+            // A fraction is not a whole number: kept as segment_score.
+            ctx.identify(&x, json!({"score": 7.5})),
         ],
         checks,
     )
@@ -354,6 +364,7 @@ fn other_spellings(ctx: &Ctx) -> Scenario {
                 "Country": 48,
                 "Name": "Someone Else",
                 "email": "spellings@example.com",
+                "Email": "not an address",
             }),
         )],
         vec![
@@ -366,6 +377,8 @@ fn other_spellings(ctx: &Ctx) -> Scenario {
             user::field(&u, "email", Expect::Eq(json!("spellings@example.com"))),
             user::field(&u, "segment_first_name", Expect::Absent),
             user::field(&u, "segment_gender", Expect::Absent),
+            // Not an address: kept under a non-colliding name (the mapped `email` is set).
+            user::field(&u, "segment_email", Expect::Eq(json!("not an address"))),
             Requested {
                 method: None,
                 path: String::new(),
