@@ -52,6 +52,12 @@ pub(super) fn cases() -> Vec<Case> {
         .with_rule(PERMANENT_RULE),
         Case::new("delivery_duplicate_message_ids_applied_once", TRACK, dedup)
             .with_rule(DEDUP_RULE),
+        Case::new(
+            "delivery_dead_lettered_message_applied_when_sent_again",
+            IDENTIFY,
+            resent_after_refusal,
+        )
+        .with_rule("design.md, Delivery: duplicate messageIds are applied once; a message that was refused (dead-lettered) was never applied, so the same message sent again (same messageId, as `send <dead-letter file>` does) is applied"),
         Case::new("delivery_refused_event_not_repeated", TRACK, event_refused)
             .with_rule(PERMANENT_RULE),
         Case::new(
@@ -413,6 +419,40 @@ fn company_update_refused(ctx: &Ctx) -> Scenario {
                     }
                     .into(),
                 ],
+            },
+        ],
+    }
+}
+
+/// An identify refused once (dead-lettered), then the same message, same messageId, sent again
+/// to the same forwarder: this time it is applied.
+fn resent_after_refusal(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let msg = ctx.identify(&u, json!({"email": "resent@example.com"}));
+    Scenario {
+        seed: vec![],
+        setup: vec![upsert_fault(
+            json!({"status": 400, "body": {"detail": "refused by a fault rule"}}),
+            1,
+        )],
+        steps: vec![
+            Step {
+                before: Vec::new(),
+                events: vec![msg.clone()],
+                checks: vec![user::UserExists {
+                    id: u.clone(),
+                    exists: false,
+                }
+                .into()],
+            },
+            Step {
+                before: Vec::new(),
+                events: vec![msg],
+                checks: vec![user::field(
+                    &u,
+                    "email",
+                    Expect::Eq(json!("resent@example.com")),
+                )],
             },
         ],
     }
