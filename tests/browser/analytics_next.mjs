@@ -152,6 +152,13 @@ try {
   page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
   page.on("pageerror", (e) => problems.push(`page error: ${e}`));
   page.on("requestfailed", (r) => problems.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+  // Answers that reached the page: leaving it before they arrive would abort them (the ingress
+  // counts a batch as received when it is queued, a moment before its answer leaves; on a loaded
+  // machine the page could otherwise navigate in between).
+  let answered = 0;
+  page.on("requestfinished", (r) => {
+    if (r.method() === "POST" && r.url().startsWith(cdnURL)) answered += 1;
+  });
   const seen = [];
   page.on("request", (r) => {
     if (r.url().startsWith(cdnURL)) seen.push(`${r.method()} ${new URL(r.url()).pathname}`);
@@ -179,6 +186,9 @@ try {
   );
   for (const { type, failed } of delivered) check(failed === null, `${type} delivered by the SDK (${failed ?? "no failure"})`);
   await waitForReceived(4, "identify, page, track and group reached the ingress");
+  const answerDeadline = Date.now() + 15000;
+  while (answered < 4 && Date.now() < answerDeadline) await new Promise((r) => setTimeout(r, 50));
+  check(answered >= 4, `the four answers reached the page before it is left (${answered} of 4)`);
 
   // Visit 2: batching delivery; the events wait in the page until it is left.
   await page.goto(`${pageUrl}?${query}&batching=1`);
