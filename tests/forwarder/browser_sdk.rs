@@ -411,23 +411,25 @@ async fn captured_browser_requests_replay_to_the_same_state() {
 /// requests sent to its ingress leave the same state in its embedded simulator.
 #[tokio::test]
 async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
-    let mut dev = Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
-        .args([
-            "dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--mock-listen",
-            "127.0.0.1:0",
-            "--write-key",
-            WRITE_KEY,
-        ])
-        .env_remove("USERCOM_API_KEY")
-        .env_remove("USERCOM_CORS_ORIGINS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start usercom-forwarder dev");
-    let stdout = dev.stdout.take().expect("stdout");
+    let mut dev = crate::support::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--mock-listen",
+                "127.0.0.1:0",
+                "--write-key",
+                WRITE_KEY,
+            ])
+            .env_remove("USERCOM_API_KEY")
+            .env_remove("USERCOM_CORS_ORIGINS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start usercom-forwarder dev"),
+    );
+    let stdout = dev.child().stdout.take().expect("stdout");
     let (banner, lines) =
         crate::support::Banner::read(stdout, |line| line.starts_with("Then look at")).await;
     let field = |label: &str| banner.field(label);
@@ -454,7 +456,7 @@ async fn dev_prints_the_browser_snippet_and_takes_the_captured_requests() {
     assert_eq!(stats["delivered"], 6, "{stats}");
     assert_browser_journey(&mock_url, &api_key).await;
 
-    let (exit, rest) = crate::support::sigterm_and_drain(dev, lines).await;
+    let (exit, rest) = crate::support::sigterm_and_drain(dev.into_inner(), lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),
@@ -526,25 +528,27 @@ async fn analytics_next_in_chromium_reaches_the_simulator() {
     let mock = MockServer::start().await;
     let (page_origin, page_server) = start_page_server().await;
     // The `serve` binary, as a deployment runs it, allowing only the shop page's origin.
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--usercom-url",
-            &mock.url(),
-            "--write-key",
-            WRITE_KEY,
-            "--cors-origins",
-            &page_origin,
-            "--no-spool",
-        ])
-        .env("USERCOM_API_KEY", mock.api_key())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start usercom-forwarder serve");
-    let stdout = serve.stdout.take().expect("stdout");
+    let mut serve = crate::support::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_usercom-forwarder"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--usercom-url",
+                &mock.url(),
+                "--write-key",
+                WRITE_KEY,
+                "--cors-origins",
+                &page_origin,
+                "--no-spool",
+            ])
+            .env("USERCOM_API_KEY", mock.api_key())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start usercom-forwarder serve"),
+    );
+    let stdout = serve.child().stdout.take().expect("stdout");
     let (ingress, lines) = crate::support::ingress_url(stdout).await;
 
     let capture = std::env::var("USERCOM_BROWSER_CAPTURE").as_deref() == Ok("1");
@@ -589,7 +593,7 @@ async fn analytics_next_in_chromium_reaches_the_simulator() {
     );
     assert_browser_journey(&mock.url(), mock.api_key()).await;
 
-    let (exit, rest) = crate::support::sigterm_and_drain(serve, lines).await;
+    let (exit, rest) = crate::support::sigterm_and_drain(serve.into_inner(), lines).await;
     assert!(exit.success(), "{exit:?}");
     assert_eq!(
         rest.last().map(String::as_str),

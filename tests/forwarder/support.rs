@@ -309,3 +309,31 @@ pub async fn ingress_url(
     .await
     .unwrap()
 }
+
+/// A child process that is killed and reaped if the test panics before handing it on, so a
+/// failed assertion never leaves a `serve` or `dev` running after the test binary ends.
+pub struct Reaped(Option<std::process::Child>);
+
+impl Reaped {
+    pub fn new(child: std::process::Child) -> Self {
+        Reaped(Some(child))
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is still held")
+    }
+
+    /// The child, no longer killed on drop (to stop it gracefully).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("the child is still held")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
