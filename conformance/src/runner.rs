@@ -284,11 +284,7 @@ async fn run_scenario(
         match s {
             Setup::TrustDomains(domains) => sim.set_trusted_domains(&app.name, domains).await?,
             Setup::RevokeKey => sim.revoke_key(&app.api_key).await?,
-            Setup::Fault(rule) => {
-                let mut rule = rule.clone();
-                rule["match"]["app"] = Value::String(app.name.clone());
-                faults.push(sim.add_fault(&rule).await?);
-            }
+            Setup::Fault(rule) => faults.push(add_case_fault(sim, app, rule).await?),
         }
     }
     let outcome = run_steps(sim, target, app, scenario, opts, result, &mut faults).await;
@@ -301,6 +297,13 @@ async fn run_scenario(
         }
     }
     outcome
+}
+
+/// Adds a case's fault rule, scoped to its app; the id, to remove it after the case.
+async fn add_case_fault(sim: &Sim, app: &App, rule: &Value) -> Result<u64> {
+    let mut rule = rule.clone();
+    rule["match"]["app"] = Value::String(app.name.clone());
+    sim.add_fault(&rule).await
 }
 
 async fn run_steps(
@@ -324,11 +327,7 @@ async fn run_steps(
             match action {
                 Action::DeleteUser(id) => sim.delete_user(&app.api_key, id).await?,
                 Action::DeleteCompany(id) => sim.delete_company(&app.api_key, id).await?,
-                Action::Fault(rule) => {
-                    let mut rule = rule.clone();
-                    rule["match"]["app"] = Value::String(app.name.clone());
-                    faults.push(sim.add_fault(&rule).await?);
-                }
+                Action::Fault(rule) => faults.push(add_case_fault(sim, app, rule).await?),
             }
         }
         let delivery = target

@@ -150,15 +150,25 @@ impl InProcess {
         config
     }
 
+    /// A forwarder for `app`, writing to a dead-letter file of its own.
+    fn new_forwarder(
+        &self,
+        usercom_url: &str,
+        app: &App,
+    ) -> Result<(usercom_forwarder::Forwarder, PathBuf)> {
+        let dead_letter =
+            self.scratch
+                .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
+        let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
+        let forwarder = usercom_forwarder::Forwarder::new(config)
+            .map_err(|e| Error::Forwarder(e.to_string()))?;
+        Ok((forwarder, dead_letter))
+    }
+
     async fn deliver(&self, usercom_url: &str, app: &App, events: Vec<Value>) -> Result<Delivery> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
         if self.via_ingress {
-            let dead_letter =
-                self.scratch
-                    .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
-            let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
-            let forwarder = usercom_forwarder::Forwarder::new(config)
-                .map_err(|e| Error::Forwarder(e.to_string()))?;
+            let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
             return self
                 .deliver_via_ingress(forwarder, events, &dead_letter)
                 .await;
@@ -167,13 +177,9 @@ impl InProcess {
         let mut kept = match kept {
             Some(kept) => kept,
             None => {
-                let dead_letter =
-                    self.scratch
-                        .join(format!("dead-{}-{}.ndjson", app.name, fastrand::u64(..)));
-                let config = self.config(usercom_url, &app.api_key, Some(dead_letter.clone()));
+                let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
                 Kept {
-                    forwarder: usercom_forwarder::Forwarder::new(config)
-                        .map_err(|e| Error::Forwarder(e.to_string()))?,
+                    forwarder,
                     dead_letter,
                     reasons_read: 0,
                 }

@@ -255,7 +255,7 @@ impl<T: Transport> Applier<T> {
         loop {
             match self.transport.send(&target.call(&fields)).await {
                 Err(e) if e.status() == Some(400) => {
-                    let Some(field) = refused_field(&e, &fields) else {
+                    let Some(field) = refused_field(&e, |name| fields.contains_key(name)) else {
                         return Err(e);
                     };
                     fields.remove(&field);
@@ -503,18 +503,16 @@ impl<'a> Target<'a> {
 /// True when `error` is a 400 that names `user_id` (an unknown user id, as DRF reports a
 /// missing related object).
 fn names_user_id(error: &Error) -> bool {
-    let mut fields = Map::new();
-    fields.insert("user_id".to_owned(), Value::Null);
-    error.status() == Some(400) && refused_field(error, &fields).is_some()
+    error.status() == Some(400) && refused_field(error, |name| name == "user_id").is_some()
 }
 
-/// The field a 400 names, when it is one of `fields`: DRF's `{"field": ["message"]}`, the
+/// The field a 400 names, when `is_field` takes it: DRF's `{"field": ["message"]}`, the
 /// simulator's `{"field": "x", "errors": {...}}`, or a `detail` that starts with `field:`.
-fn refused_field(error: &Error, fields: &Map<String, Value>) -> Option<String> {
+fn refused_field(error: &Error, is_field: impl Fn(&str) -> bool) -> Option<String> {
     let Error::Api { detail, .. } = error else {
         return None;
     };
-    let known = |name: &str| fields.contains_key(name).then(|| name.to_owned());
+    let known = |name: &str| is_field(name).then(|| name.to_owned());
     if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(detail) {
         if let Some(name) = body.get("field").and_then(Value::as_str).and_then(known) {
             return Some(name);

@@ -62,25 +62,19 @@ fn untrusted_domain(ctx: &Ctx) -> Scenario {
         seed: vec![],
         setup: vec![Setup::TrustDomains(vec!["shop.example.com".into()])],
         steps: vec![
-            Step {
-                before: Vec::new(),
-                // Positive control: a page on a trusted domain goes through.
-                events: vec![ctx.page(
-                    &good,
-                    "2024-03-01T10:00:00Z",
-                    "https://shop.example.com/ok",
-                )],
-                checks: vec![user::field(&good, "page_views", Expect::Eq(json!(1)))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.page(
+            // Positive control: a page on a trusted domain goes through.
+            Step::new(
+                vec![ctx.page(&good, "2024-03-01T10:00:00Z", "https://shop.example.com/ok")],
+                vec![user::field(&good, "page_views", Expect::Eq(json!(1)))],
+            ),
+            Step::new(
+                vec![ctx.page(
                     &bad,
                     "2024-03-01T10:00:00Z",
                     "https://evil.example.net/phish",
                 )],
-                checks: refused_and_reported(),
-            },
+                refused_and_reported(),
+            ),
         ],
     }
 }
@@ -90,12 +84,11 @@ fn revoked_key(ctx: &Ctx) -> Scenario {
     Scenario {
         seed: vec![],
         setup: vec![Setup::RevokeKey],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.identify(&u, json!({"email": "revoked@example.com"}))],
-            // The user cannot be read back with a revoked key; the journal shows nothing passed.
-            checks: refused_and_reported(),
-        }],
+        // The user cannot be read back with a revoked key; the journal shows nothing passed.
+        steps: vec![Step::new(
+            vec![ctx.identify(&u, json!({"email": "revoked@example.com"}))],
+            refused_and_reported(),
+        )],
     }
 }
 

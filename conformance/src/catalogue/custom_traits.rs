@@ -214,19 +214,17 @@ fn unconvertible_keeps_old(ctx: &Ctx) -> Scenario {
         seed: vec![def(name.clone(), "integer", "clientuser")],
         setup: vec![],
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, Value::Object(first))],
-                checks: vec![user::field(&u, &name, Expect::Eq(json!(7)))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, Value::Object(second))],
-                checks: vec![
+            Step::new(
+                vec![ctx.identify(&u, Value::Object(first))],
+                vec![user::field(&u, &name, Expect::Eq(json!(7)))],
+            ),
+            Step::new(
+                vec![ctx.identify(&u, Value::Object(second))],
+                vec![
                     user::field(&u, &name, Expect::Eq(json!(7))),
                     user::field(&u, "email", Expect::Eq(json!("second@example.com"))),
                 ],
-            },
+            ),
         ],
     }
 }
@@ -245,14 +243,12 @@ fn defined_by_forwarder(ctx: &Ctx) -> Scenario {
         vec![
             user::field(&u, &name, Expect::Eq(json!("SPRING"))),
             user::field(&v, &name, Expect::Eq(json!("SPRING"))),
-            Requested {
-                method: Some("POST"),
-                path: "/attributes/".into(),
-                body_has: Some(("name".into(), json!(name))),
-                at_least: 1,
-                at_most: 1,
-            }
-            .into(),
+            Requested::exactly(
+                1,
+                "POST",
+                "/attributes/",
+                Some(("name".into(), json!(name))),
+            ),
             Attribute {
                 content_type: "clientuser",
                 name,

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, Case, Ctx, Scenario, Setup, Step};
+use super::{in_steps, Action, Case, Ctx, Scenario, Setup, Step};
 use crate::checks::{company, user, Events, Member, Requested};
 use crate::expect::Expect;
 
@@ -114,21 +114,18 @@ fn retried(ctx: &Ctx) -> Scenario {
             upsert_fault(json!({"status": 429}), 1),
             upsert_fault(json!({"reset": true}), 1),
         ],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.identify(&u, json!({"email": "retried@example.com"}))],
-            checks: vec![
+        steps: vec![Step::new(
+            vec![ctx.identify(&u, json!({"email": "retried@example.com"}))],
+            vec![
                 user::field(&u, "email", Expect::Eq(json!("retried@example.com"))),
-                Requested {
-                    method: Some("POST"),
-                    path: "/users/update_or_create/".into(),
-                    body_has: Some(("custom_id".into(), json!(u))),
-                    at_least: 4,
-                    at_most: 4,
-                }
-                .into(),
+                Requested::exactly(
+                    4,
+                    "POST",
+                    "/users/update_or_create/",
+                    Some(("custom_id".into(), json!(u))),
+                ),
             ],
-        }],
+        )],
     }
 }
 
@@ -142,25 +139,22 @@ fn not_repeated(ctx: &Ctx) -> Scenario {
             json!({"status": 400, "body": {"detail": "refused by a fault rule"}}),
             1,
         )],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.identify(&u, json!({"email": "refused@example.com"}))],
-            checks: vec![
-                Requested {
-                    method: Some("POST"),
-                    path: "/users/update_or_create/".into(),
-                    body_has: Some(("custom_id".into(), json!(u))),
-                    at_least: 1,
-                    at_most: 1,
-                }
-                .into(),
+        steps: vec![Step::new(
+            vec![ctx.identify(&u, json!({"email": "refused@example.com"}))],
+            vec![
+                Requested::exactly(
+                    1,
+                    "POST",
+                    "/users/update_or_create/",
+                    Some(("custom_id".into(), json!(u))),
+                ),
                 user::UserExists {
                     id: u.clone(),
                     exists: false,
                 }
                 .into(),
             ],
-        }],
+        )],
     }
 }
 
@@ -180,15 +174,10 @@ fn dedup(ctx: &Ctx) -> Scenario {
         }
         .into()
     };
-    Scenario {
-        seed: vec![],
-        setup: vec![],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![first.clone(), first.clone(), other, first],
-            checks: vec![count(2)],
-        }],
-    }
+    in_steps(vec![Step::new(
+        vec![first.clone(), first.clone(), other, first],
+        vec![count(2)],
+    )])
 }
 
 /// A fault rule for the case's app on the next `times` company creations.
@@ -218,31 +207,26 @@ fn user_field_refused(ctx: &Ctx) -> Scenario {
             json!({"status": 400, "body": Value::Object(body)}),
             1,
         )],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.identify(&u, Value::Object(traits))],
-            checks: vec![
+        steps: vec![Step::new(
+            vec![ctx.identify(&u, Value::Object(traits))],
+            vec![
                 user::field(&u, "email", Expect::Eq(json!("refused-field@example.com"))),
                 user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
                 user::field(&u, &plan, Expect::Absent),
-                Requested {
-                    method: Some("POST"),
-                    path: "/users/update_or_create/".into(),
-                    body_has: Some(("custom_id".into(), json!(u))),
-                    at_least: 2,
-                    at_most: 2,
-                }
-                .into(),
-                Requested {
-                    method: Some("POST"),
-                    path: "/users/update_or_create/".into(),
-                    body_has: Some((plan, json!("pro"))),
-                    at_least: 1,
-                    at_most: 1,
-                }
-                .into(),
+                Requested::exactly(
+                    2,
+                    "POST",
+                    "/users/update_or_create/",
+                    Some(("custom_id".into(), json!(u))),
+                ),
+                Requested::exactly(
+                    1,
+                    "POST",
+                    "/users/update_or_create/",
+                    Some((plan, json!("pro"))),
+                ),
             ],
-        }],
+        )],
     }
 }
 
@@ -258,14 +242,13 @@ fn company_field_refused(ctx: &Ctx) -> Scenario {
             "before",
             1,
         )],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.group(
+        steps: vec![Step::new(
+            vec![ctx.group(
                 &u,
                 &g,
                 json!({"name": "Acme", "description": "Anvils", "industry": "Tools"}),
             )],
-            checks: vec![
+            vec![
                 company::field(&g, "name", Expect::Eq(json!("Acme"))),
                 company::field(&g, "description", Expect::Absent),
                 Member {
@@ -274,7 +257,7 @@ fn company_field_refused(ctx: &Ctx) -> Scenario {
                 }
                 .into(),
             ],
-        }],
+        )],
     }
 }
 
@@ -291,10 +274,9 @@ fn company_created_meanwhile(ctx: &Ctx) -> Scenario {
             "after",
             1,
         )],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.group(&u, &g, json!({"name": "Acme", "description": "Anvils"}))],
-            checks: vec![
+        steps: vec![Step::new(
+            vec![ctx.group(&u, &g, json!({"name": "Acme", "description": "Anvils"}))],
+            vec![
                 company::field(&g, "name", Expect::Eq(json!("Acme"))),
                 company::field(&g, "description", Expect::Eq(json!("Anvils"))),
                 crate::checks::CompanyUnique { id: g.clone() }.into(),
@@ -304,7 +286,7 @@ fn company_created_meanwhile(ctx: &Ctx) -> Scenario {
                 }
                 .into(),
             ],
-        }],
+        )],
     }
 }
 
@@ -328,10 +310,9 @@ fn event_refused(ctx: &Ctx) -> Scenario {
             "POST",
             "/api/public/users-by-id/",
         ))],
-        steps: vec![Step {
-            before: Vec::new(),
-            events: vec![ctx.track(&u, &e, json!({"n": 1}))],
-            checks: vec![
+        steps: vec![Step::new(
+            vec![ctx.track(&u, &e, json!({"n": 1}))],
+            vec![
                 Events {
                     user: u.clone(),
                     name: e,
@@ -339,16 +320,9 @@ fn event_refused(ctx: &Ctx) -> Scenario {
                     data: vec![],
                 }
                 .into(),
-                Requested {
-                    method: Some("POST"),
-                    path: format!("/users-by-id/{u}/events/"),
-                    body_has: None,
-                    at_least: 1,
-                    at_most: 1,
-                }
-                .into(),
+                Requested::exactly(1, "POST", &format!("/users-by-id/{u}/events/"), None),
             ],
-        }],
+        )],
     }
 }
 
@@ -356,72 +330,58 @@ fn event_refused(ctx: &Ctx) -> Scenario {
 /// came from memory, so nothing is stale): not sent again, the user does not become a member.
 fn membership_refused(ctx: &Ctx) -> Scenario {
     let (first, u, g) = (ctx.id("first"), ctx.id("u"), ctx.id("g"));
-    Scenario {
-        seed: vec![],
-        setup: vec![],
-        steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.group(&first, &g, json!({"name": "Acme"}))],
-                checks: vec![Member {
-                    user: first,
-                    company: g.clone(),
-                }
-                .into()],
-            },
-            Step {
-                before: vec![Action::Fault(refused_once("POST", COMPANIES))],
-                events: vec![ctx.group(&u, &g, json!({}))],
-                checks: vec![
-                    user::field(
-                        &u,
-                        "companies",
-                        Expect::OneOf(vec![Expect::Absent, Expect::Len(0)]),
-                    ),
-                    Requested {
-                        method: Some("POST"),
-                        path: "/companies/".into(),
-                        body_has: Some(("user_custom_id".into(), json!(u))),
-                        at_least: 1,
-                        at_most: 1,
-                    }
-                    .into(),
-                ],
-            },
-        ],
-    }
+    in_steps(vec![
+        Step::new(
+            vec![ctx.group(&first, &g, json!({"name": "Acme"}))],
+            vec![Member {
+                user: first,
+                company: g.clone(),
+            }
+            .into()],
+        ),
+        Step {
+            before: vec![Action::Fault(refused_once("POST", COMPANIES))],
+            events: vec![ctx.group(&u, &g, json!({}))],
+            checks: vec![
+                user::field(
+                    &u,
+                    "companies",
+                    Expect::OneOf(vec![Expect::Absent, Expect::Len(0)]),
+                ),
+                Requested::exactly(
+                    1,
+                    "POST",
+                    "/companies/",
+                    Some(("user_custom_id".into(), json!(u))),
+                ),
+            ],
+        },
+    ])
 }
 
 /// A company the forwarder knows; its update is refused with a 400 that names no field: not
 /// sent again, the company keeps its name.
 fn company_update_refused(ctx: &Ctx) -> Scenario {
     let (u, g) = (ctx.id("u"), ctx.id("g"));
-    Scenario {
-        seed: vec![],
-        setup: vec![],
-        steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.group(&u, &g, json!({"name": "Acme"}))],
-                checks: vec![company::field(&g, "name", Expect::Eq(json!("Acme")))],
-            },
-            Step {
-                before: vec![Action::Fault(refused_once("PUT", COMPANIES))],
-                events: vec![ctx.group(&u, &g, json!({"name": "Acme Renamed"}))],
-                checks: vec![
-                    company::field(&g, "name", Expect::Eq(json!("Acme"))),
-                    Requested {
-                        method: Some("PUT"),
-                        path: "/companies/".into(),
-                        body_has: Some(("name".into(), json!("Acme Renamed"))),
-                        at_least: 1,
-                        at_most: 1,
-                    }
-                    .into(),
-                ],
-            },
-        ],
-    }
+    in_steps(vec![
+        Step::new(
+            vec![ctx.group(&u, &g, json!({"name": "Acme"}))],
+            vec![company::field(&g, "name", Expect::Eq(json!("Acme")))],
+        ),
+        Step {
+            before: vec![Action::Fault(refused_once("PUT", COMPANIES))],
+            events: vec![ctx.group(&u, &g, json!({"name": "Acme Renamed"}))],
+            checks: vec![
+                company::field(&g, "name", Expect::Eq(json!("Acme"))),
+                Requested::exactly(
+                    1,
+                    "PUT",
+                    "/companies/",
+                    Some(("name".into(), json!("Acme Renamed"))),
+                ),
+            ],
+        },
+    ])
 }
 
 /// An identify refused once (dead-lettered), then the same message, same messageId, sent again
@@ -436,24 +396,22 @@ fn resent_after_refusal(ctx: &Ctx) -> Scenario {
             1,
         )],
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![msg.clone()],
-                checks: vec![user::UserExists {
+            Step::new(
+                vec![msg.clone()],
+                vec![user::UserExists {
                     id: u.clone(),
                     exists: false,
                 }
                 .into()],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![msg],
-                checks: vec![user::field(
+            ),
+            Step::new(
+                vec![msg],
+                vec![user::field(
                     &u,
                     "email",
                     Expect::Eq(json!("resent@example.com")),
                 )],
-            },
+            ),
         ],
     }
 }

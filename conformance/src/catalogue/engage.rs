@@ -45,16 +45,14 @@ fn engage_new(ctx: &Ctx) -> Scenario {
     // Not defined beforehand: created as a string attribute, so the booleans land stringified.
     Scenario {
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, engage_traits(&name, true))],
-                checks: vec![user::field(&u, &name, Expect::Eq(json!("true")))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, engage_traits(&name, false))],
-                checks: vec![user::field(&u, &name, Expect::Eq(json!("false")))],
-            },
+            Step::new(
+                vec![ctx.identify(&u, engage_traits(&name, true))],
+                vec![user::field(&u, &name, Expect::Eq(json!("true")))],
+            ),
+            Step::new(
+                vec![ctx.identify(&u, engage_traits(&name, false))],
+                vec![user::field(&u, &name, Expect::Eq(json!("false")))],
+            ),
         ],
         ..Scenario::default()
     }
@@ -82,16 +80,14 @@ fn engage_boolean(ctx: &Ctx) -> Scenario {
         seed: vec![def(name.clone(), "boolean", "clientuser")],
         setup: vec![],
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, engage_traits(&name, true))],
-                checks: vec![user::field(&u, &name, Expect::Eq(json!(true)))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&u, engage_traits(&name, false))],
-                checks: vec![user::field(&u, &name, Expect::Eq(json!(false)))],
-            },
+            Step::new(
+                vec![ctx.identify(&u, engage_traits(&name, true))],
+                vec![user::field(&u, &name, Expect::Eq(json!(true)))],
+            ),
+            Step::new(
+                vec![ctx.identify(&u, engage_traits(&name, false))],
+                vec![user::field(&u, &name, Expect::Eq(json!(false)))],
+            ),
         ],
     }
 }

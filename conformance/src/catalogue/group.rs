@@ -323,15 +323,13 @@ fn group_updates(ctx: &Ctx) -> Scenario {
     let g = ctx.id("g");
     Scenario {
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.group(&u, &g, json!({"name": "Initech"}))],
-                checks: vec![company::field(&g, "name", Expect::Eq(json!("Initech")))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.group(&v, &g, json!({"name": "Initech Global", "employees": 12}))],
-                checks: vec![
+            Step::new(
+                vec![ctx.group(&u, &g, json!({"name": "Initech"}))],
+                vec![company::field(&g, "name", Expect::Eq(json!("Initech")))],
+            ),
+            Step::new(
+                vec![ctx.group(&v, &g, json!({"name": "Initech Global", "employees": 12}))],
+                vec![
                     company::field(&g, "name", Expect::Eq(json!("Initech Global"))),
                     company::field(&g, "size", Expect::Eq(json!(12))),
                     CompanyUnique { id: g.clone() }.into(),
@@ -346,7 +344,7 @@ fn group_updates(ctx: &Ctx) -> Scenario {
                     }
                     .into(),
                 ],
-            },
+            ),
         ],
         ..Scenario::default()
     }

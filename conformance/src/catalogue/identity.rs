@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{one_step, Action, Case, Ctx, Scenario, Step};
+use super::{in_steps, one_step, Action, Case, Ctx, Scenario, Step};
 use crate::checks::{company, user, CompanyUnique, Events, Member, SiteViews, UserExists};
 use crate::expect::Expect;
 
@@ -238,20 +238,12 @@ fn created_again(ctx: &Ctx) -> Scenario {
         user::field(&c, "email", Expect::Absent),
         user::field(&d, "email", Expect::Eq(json!("d2@example.com"))),
     ];
-    Scenario {
-        seed: Vec::new(),
-        setup: Vec::new(),
-        steps: vec![
-            Step {
-                before: Vec::new(),
-                events: first,
-                checks: first_checks,
-            },
-            Step {
-                before,
-                events: again,
-                checks,
-            },
-        ],
-    }
+    in_steps(vec![
+        Step::new(first, first_checks),
+        Step {
+            before,
+            events: again,
+            checks,
+        },
+    ])
 }

@@ -197,6 +197,26 @@ pub struct Step {
     pub checks: Vec<Check>,
 }
 
+impl Step {
+    /// A step with nothing done before its events.
+    pub fn new(events: Vec<Value>, checks: Vec<Check>) -> Step {
+        Step {
+            before: Vec::new(),
+            events,
+            checks,
+        }
+    }
+}
+
+/// A scenario of these steps, with no seed and no set-up.
+fn in_steps(steps: Vec<Step>) -> Scenario {
+    Scenario {
+        seed: Vec::new(),
+        setup: Vec::new(),
+        steps,
+    }
+}
+
 /// A table row: trait name, value sent, the one field read back, expectation.
 type TraitRow = (&'static str, Value, &'static str, Expect);
 
@@ -210,11 +230,7 @@ fn seeded_step(seed: Vec<AttrDef>, events: Vec<Value>, checks: Vec<Check>) -> Sc
     Scenario {
         seed,
         setup: Vec::new(),
-        steps: vec![Step {
-            before: Vec::new(),
-            events,
-            checks,
-        }],
+        steps: vec![Step::new(events, checks)],
     }
 }
 

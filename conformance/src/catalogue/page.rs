@@ -185,15 +185,13 @@ fn page_without_url(ctx: &Ctx) -> Scenario {
     );
     Scenario {
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.page(&u, "2024-03-01T10:00:00Z", VIEW_URL)],
-                checks: vec![user::field(&u, "page_views", Expect::Eq(json!(1)))],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![bare, ctx.page(&u, "2024-03-01T11:00:00Z", VIEW_URL)],
-                checks: vec![
+            Step::new(
+                vec![ctx.page(&u, "2024-03-01T10:00:00Z", VIEW_URL)],
+                vec![user::field(&u, "page_views", Expect::Eq(json!(1)))],
+            ),
+            Step::new(
+                vec![bare, ctx.page(&u, "2024-03-01T11:00:00Z", VIEW_URL)],
+                vec![
                     user::field(&u, "page_views", Expect::Eq(json!(2))),
                     SiteViews {
                         user: u.clone(),
@@ -205,7 +203,7 @@ fn page_without_url(ctx: &Ctx) -> Scenario {
                     }
                     .into(),
                 ],
-            },
+            ),
         ],
         ..Scenario::default()
     }
@@ -258,19 +256,17 @@ fn two_views(
     let last_seen = |t: &str| user::field(&u, "last_seen", Expect::Instant(instant(t)));
     Scenario {
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.page(&u, first.0, first.1)],
-                checks: vec![last_seen(first.0)],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.page(&u, second.0, second.1)],
-                checks: vec![
+            Step::new(
+                vec![ctx.page(&u, first.0, first.1)],
+                vec![last_seen(first.0)],
+            ),
+            Step::new(
+                vec![ctx.page(&u, second.0, second.1)],
+                vec![
                     last_seen(last_seen_after),
                     user::field(&u, "page_views", Expect::Eq(json!(2))),
                 ],
-            },
+            ),
         ],
         ..Scenario::default()
     }

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{one_step, Case, Ctx, Scenario, Step};
+use super::{in_steps, one_step, Case, Ctx, Scenario, Step};
 use crate::checks::{user, Attribute, Member, Requested, UserExists};
 use crate::expect::Expect;
 
@@ -211,36 +211,18 @@ fn typed_name_null(ctx: &Ctx) -> Scenario {
         // where other cases define `segment_<name>`.)
         checks.push(user::field(&u, &kept, Expect::Absent));
         checks.push(user::field(&w, &kept, Expect::Eq(json!(stored))));
-        checks.push(
-            Requested {
-                method: None,
-                path: String::new(),
-                body_has: Some((kept, Value::Null)),
-                at_least: 0,
-                at_most: 0,
-            }
-            .into(),
-        );
+        checks.push(Requested::never(kept, Value::Null));
     }
-    Scenario {
-        seed: Vec::new(),
-        setup: Vec::new(),
-        steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.identify(&w, Value::Object(invalid))],
-                checks: first,
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![
-                    ctx.identify(&u, Value::Object(nulls.clone())),
-                    ctx.identify(&w, Value::Object(nulls)),
-                ],
-                checks,
-            },
-        ],
-    }
+    in_steps(vec![
+        Step::new(vec![ctx.identify(&w, Value::Object(invalid))], first),
+        Step::new(
+            vec![
+                ctx.identify(&u, Value::Object(nulls.clone())),
+                ctx.identify(&w, Value::Object(nulls)),
+            ],
+            checks,
+        ),
+    ])
 }
 
 fn group_tags_invalid(ctx: &Ctx) -> Scenario {
@@ -298,16 +280,7 @@ fn invalid_emails_never_sent(ctx: &Ctx) -> Scenario {
         events.push(ctx.identify(&u, json!({"email": address, "first_name": "Ada"})));
         checks.push(user::field(&u, "email", Expect::Absent));
         checks.push(user::field(&u, "first_name", Expect::Eq(json!("Ada"))));
-        checks.push(
-            Requested {
-                method: None,
-                path: String::new(),
-                body_has: Some(("email".into(), json!(address))),
-                at_least: 0,
-                at_most: 0,
-            }
-            .into(),
-        );
+        checks.push(Requested::never("email", json!(address)));
     }
     let (nulled, emptied) = (ctx.id("nulled"), ctx.id("emptied"));
     events.push(ctx.identify(&nulled, json!({"email": "nulled@example.com"})));
@@ -323,30 +296,21 @@ fn invalid_emails_never_sent(ctx: &Ctx) -> Scenario {
         Expect::Eq(json!("emptied@example.com")),
     ));
     let cleared = || Expect::OneOf(vec![Expect::Absent, Expect::Eq(json!(""))]);
-    Scenario {
-        seed: Vec::new(),
-        setup: Vec::new(),
-        steps: vec![
-            Step {
-                before: Vec::new(),
-                events,
-                checks,
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![
-                    ctx.identify(&nulled, json!({"email": null, "last_name": "N"})),
-                    ctx.identify(&emptied, json!({"email": "", "last_name": "E"})),
-                ],
-                checks: vec![
-                    user::field(&nulled, "email", cleared()),
-                    user::field(&nulled, "last_name", Expect::Eq(json!("N"))),
-                    user::field(&emptied, "email", cleared()),
-                    user::field(&emptied, "last_name", Expect::Eq(json!("E"))),
-                ],
-            },
-        ],
-    }
+    in_steps(vec![
+        Step::new(events, checks),
+        Step::new(
+            vec![
+                ctx.identify(&nulled, json!({"email": null, "last_name": "N"})),
+                ctx.identify(&emptied, json!({"email": "", "last_name": "E"})),
+            ],
+            vec![
+                user::field(&nulled, "email", cleared()),
+                user::field(&nulled, "last_name", Expect::Eq(json!("N"))),
+                user::field(&emptied, "email", cleared()),
+                user::field(&emptied, "last_name", Expect::Eq(json!("E"))),
+            ],
+        ),
+    ])
 }
 
 /// Standard fields under other spellings, each with a value that needs the field's conversion.
@@ -379,14 +343,7 @@ fn other_spellings(ctx: &Ctx) -> Scenario {
             user::field(&u, "segment_gender", Expect::Absent),
             // Not an address: kept under a non-colliding name (the mapped `email` is set).
             user::field(&u, "segment_email", Expect::Eq(json!("not an address"))),
-            Requested {
-                method: None,
-                path: String::new(),
-                body_has: Some(("name".into(), json!("Someone Else"))),
-                at_least: 0,
-                at_most: 0,
-            }
-            .into(),
+            Requested::never("name", json!("Someone Else")),
         ],
     )
 }
@@ -469,18 +426,12 @@ fn company_trait(ctx: &Ctx) -> Scenario {
     let (globex, initech, hooli) = (ctx.id("Globex"), ctx.id("Initech"), ctx.id("Hooli"));
     Scenario {
         steps: vec![
-            Step {
-                before: Vec::new(),
-                events: vec![ctx.group(&v, &g, json!({"name": "Acme"}))],
-                checks: vec![crate::checks::company::field(
+            Step::new(vec![ctx.group(&v, &g, json!({"name": "Acme"}))], vec![crate::checks::company::field(
                     &g,
                     "name",
                     Expect::Eq(json!("Acme")),
-                )],
-            },
-            Step {
-                before: Vec::new(),
-                events: vec![
+                )]),
+            Step::new(vec![
                     ctx.identify(
                         &u,
                         json!({"email": "member@example.com", "company": {"id": g, "name": "Acme"}}),
@@ -491,8 +442,7 @@ fn company_trait(ctx: &Ctx) -> Scenario {
                     ctx.identify(&by_string, json!({"company": initech})),
                     ctx.identify(&by_number, json!({"company": {"id": 424_242, "name": "Numbered"}})),
                     ctx.identify(&blank_id, json!({"company": {"id": "  ", "name": hooli}})),
-                ],
-                checks: vec![
+                ], vec![
                     Member {
                         user: u.clone(),
                         company: g,
@@ -520,8 +470,7 @@ fn company_trait(ctx: &Ctx) -> Scenario {
                         company: hooli.clone(),
                     }
                     .into(),
-                ],
-            },
+                ]),
         ],
         ..Scenario::default()
     }

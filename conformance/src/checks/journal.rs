@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{fail, Evaluate, Probe};
+use super::{fail, Check, Evaluate, Probe};
 use crate::error::Result;
 use crate::report::Failure;
 use crate::sim::Sim;
@@ -145,6 +145,39 @@ pub struct Requested {
     pub at_least: usize,
     /// At most this many.
     pub at_most: usize,
+}
+
+impl Requested {
+    /// Exactly `n` requests of `method` to a path starting with `path`, whose body (when
+    /// `body_has` is set) holds that key with that value.
+    pub fn exactly(
+        n: usize,
+        method: &'static str,
+        path: &str,
+        body_has: Option<(String, Value)>,
+    ) -> Check {
+        Requested {
+            method: Some(method),
+            path: path.to_owned(),
+            body_has,
+            at_least: n,
+            at_most: n,
+        }
+        .into()
+    }
+
+    /// No request at all (any method, any path) whose body holds `key` with `value`: what the
+    /// forwarder must never send.
+    pub fn never(key: impl Into<String>, value: Value) -> Check {
+        Requested {
+            method: None,
+            path: String::new(),
+            body_has: Some((key.into(), value)),
+            at_least: 0,
+            at_most: 0,
+        }
+        .into()
+    }
 }
 
 impl Evaluate for Requested {

@@ -47,8 +47,9 @@ pub(crate) async fn list(Authed(app): Authed, pager: Pager) -> Result<Response> 
                 .take(n)
                 .map(|a| {
                     let mut v = a.to_json();
-                    if let Some(code) = a.value_type.v1_code().filter(|_| codes) {
-                        v["value_type"] = code.into();
+                    match a.value_type.v1_code() {
+                        Some(code) if codes => v["value_type"] = code.into(),
+                        _ => {}
                     }
                     v
                 })
