@@ -316,20 +316,23 @@ async fn run_steps(
     faults: &mut Vec<u64>,
 ) -> Result<()> {
     for (n, step) in scenario.steps.iter().enumerate() {
-        // The journal's last sequence number before the step, for the checks that count
-        // responses during it.
+        for action in &step.before {
+            match action {
+                Action::DeleteUser(id) => sim.delete_user(&app.api_key, id).await?,
+                Action::DeleteCompany(id) => sim.delete_company(&app.api_key, id).await?,
+                Action::CreateCompany { custom_id, name } => {
+                    sim.create_company(&app.api_key, custom_id, name).await?
+                }
+                Action::Fault(rule) => faults.push(add_case_fault(sim, app, rule).await?),
+            }
+        }
+        // The journal's last sequence number after the step's own actions (the harness's
+        // requests are not the forwarder's), for the checks that count requests during it.
         let mark = if step.checks.iter().any(|c| c.needs_journal_mark()) {
             Some(journal_mark(sim).await?)
         } else {
             None
         };
-        for action in &step.before {
-            match action {
-                Action::DeleteUser(id) => sim.delete_user(&app.api_key, id).await?,
-                Action::DeleteCompany(id) => sim.delete_company(&app.api_key, id).await?,
-                Action::Fault(rule) => faults.push(add_case_fault(sim, app, rule).await?),
-            }
-        }
         let delivery = target
             .deliver(sim.origin(), app, step.events.clone())
             .await?;

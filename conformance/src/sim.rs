@@ -278,6 +278,18 @@ impl Sim {
             .await
     }
 
+    /// `POST /api/public/companies/` with `custom_id` and `name`.
+    pub async fn create_company(&self, key: &str, custom_id: &str, name: &str) -> Result<()> {
+        self.call_ok(
+            reqwest::Method::POST,
+            "/api/public/companies/",
+            Some(key),
+            Some(&json!({"custom_id": custom_id, "name": name})),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `DELETE /api/public/companies-by-id/{custom_id}/` (a 404 is fine: nothing to delete).
     pub async fn delete_company(&self, key: &str, custom_id: &str) -> Result<()> {
         self.delete_optional(

@@ -90,6 +90,12 @@ pub(super) fn cases() -> Vec<Case> {
             company_created_meanwhile,
         )
         .with_rule(CREATED_MEANWHILE_RULE),
+        Case::new(
+            "delivery_company_lookup_refused_no_company_created",
+            GROUP,
+            company_lookup_refused,
+        )
+        .with_rule(PERMANENT_RULE),
     ]
 }
 
@@ -287,6 +293,34 @@ fn company_created_meanwhile(ctx: &Ctx) -> Scenario {
                 .into(),
             ],
         )],
+    }
+}
+
+/// A company someone else created in User.com, looked up by a group whose look-up is refused
+/// with a 400: a failed look-up is not an absent company, so the forwarder neither creates a
+/// second one nor asks again (the message is dead-lettered, the company left as it was).
+fn company_lookup_refused(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    Scenario {
+        seed: vec![],
+        setup: vec![],
+        steps: vec![Step {
+            before: vec![
+                Action::CreateCompany {
+                    custom_id: g.clone(),
+                    name: "Existing".into(),
+                },
+                Action::Fault(refused_once("GET", "/api/public/companies-by-id/")),
+            ],
+            events: vec![ctx.group(&u, &g, json!({"name": "Acme"}))],
+            checks: vec![
+                Requested::exactly(1, "GET", &format!("/companies-by-id/{g}/"), None),
+                Requested::exactly(0, "POST", "/companies/", None),
+                crate::checks::CompanyUnique { id: g.clone() }.into(),
+                company::field(&g, "name", Expect::Eq(json!("Existing"))),
+            ],
+        }],
     }
 }
 

@@ -181,6 +181,9 @@ pub enum Action {
     DeleteUser(String),
     /// `DELETE /companies-by-id/{custom_id}/`.
     DeleteCompany(String),
+    /// `POST /companies/` with this `custom_id` and `name`: a company made in User.com by
+    /// someone else, which the forwarder has never seen (so it must look it up).
+    CreateCompany { custom_id: String, name: String },
     /// A fault-injection rule from this step on (as [`Setup::Fault`]: for the case's app,
     /// removed after the case), for a failure that must hit a later step's requests only.
     Fault(Value),
