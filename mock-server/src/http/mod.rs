@@ -12,7 +12,9 @@ mod extract;
 mod fault_hook;
 pub(crate) mod pipeline;
 
-pub(crate) use body::{json_object, opt_str, parse_id, req_str, timestamp};
+pub(crate) use body::{
+    json_fields, json_object, opt_str, parse_id, req_str, timestamp, Fields, Pairs, Picked,
+};
 pub(crate) use extract::{Authed, Pager, Params, RequestCtx};
 
 /// 200 with a JSON body.

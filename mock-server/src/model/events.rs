@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::coerce::ContentType;
 use super::{AppData, Notes};
@@ -52,7 +52,7 @@ impl AppData {
         user_id: u64,
         name: &str,
         at: DateTime<Utc>,
-        data: Option<&Map<String, Value>>,
+        data: Option<&[(Cow<'_, str>, Value)]>,
         notes: &mut Notes,
     ) -> EventOutcome {
         let (event, created) = match self.idx.event_by_name.get(name) {
@@ -72,9 +72,7 @@ impl AppData {
         // the same `name_std` (what inserting into a JSON map did), written straight to text.
         let mut stored: Vec<(Cow<'_, str>, Value)> = Vec::new();
         let as_sent = match data {
-            Some(data) if self.strict && !data.is_empty() => {
-                serde_json::to_string(data).ok().map(String::into_boxed_str)
-            }
+            Some(data) if self.strict && !data.is_empty() => Some(data_text(data).into_boxed_str()),
             _ => None,
         };
         if let Some(data) = data.filter(|_| !self.strict) {

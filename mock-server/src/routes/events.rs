@@ -6,11 +6,12 @@ use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{type_name, Error, Result};
 use crate::http::{
-    created_typed, json_object, ok, parse_id, req_str, timestamp, Authed, Pager, RequestCtx,
+    created_typed, json_fields, ok, parse_id, req_str, timestamp, Authed, Fields, Pager, Pairs,
+    Picked, RequestCtx,
 };
 use crate::model::AppData;
 use crate::store::App;
@@ -24,19 +25,22 @@ struct EventCreated {
 }
 
 /// The parts of an event body that do not need the lock.
-struct EventBody {
+struct EventBody<'de> {
     name: String,
     at: Option<DateTime<Utc>>,
-    data: Option<Map<String, Value>>,
+    data: Option<Pairs<'de>>,
 }
 
-fn event_body(body: &mut Map<String, Value>) -> Result<EventBody> {
+/// The fields of an event body: `name`, `timestamp`, `data`, and `user_id` for `POST /events/`.
+const FIELDS: [&str; 4] = ["name", "timestamp", "data", "user_id"];
+
+fn event_body<'de, const N: usize>(body: &mut Picked<'de, '_, N>) -> Result<EventBody<'de>> {
     let name = req_str(body, "name")?.trim().to_owned();
     let at = timestamp(body)?;
-    let data = match body.remove("data") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m),
-        Some(other) => {
+    let data = match (body.take_object(), body.take("data")) {
+        (Some(pairs), _) => Some(pairs),
+        (None, None | Some(Value::Null)) => None,
+        (None, Some(other)) => {
             return Err(Error::bad(
                 "data",
                 format!("expected an object, got {}", type_name(&other)),
@@ -50,13 +54,13 @@ fn record(
     app: &App,
     ctx: &RequestCtx,
     user: impl FnOnce(&AppData) -> Result<u64>,
-    ev: EventBody,
+    ev: EventBody<'_>,
 ) -> Result<Response> {
     let mut notes = vec![];
     let r = app.with(|d| {
         let uid = user(d)?;
         let at = ev.at.unwrap_or_else(|| d.now());
-        Ok(d.record_event(uid, &ev.name, at, ev.data.as_ref(), &mut notes))
+        Ok(d.record_event(uid, &ev.name, at, ev.data.as_deref(), &mut notes))
     });
     ctx.note(notes);
     let out = r?;
@@ -68,7 +72,7 @@ fn record(
 
 /// `POST /events/` with `user_id` = internal id.
 pub(crate) async fn create(Authed(app): Authed, ctx: RequestCtx, body: Bytes) -> Result<Response> {
-    let mut body = json_object(&body)?;
+    let mut body = json_fields(&body, FIELDS, Some("data"))?;
     let uid = match body.get("user_id") {
         Some(v) => v.as_u64().ok_or_else(|| {
             Error::bad(
@@ -98,7 +102,8 @@ pub(crate) async fn create_by_cid(
     Path(cid): Path<String>,
     body: Bytes,
 ) -> Result<Response> {
-    let mut body = json_object(&body)?;
+    let [name, timestamp, data, _] = FIELDS;
+    let mut body = json_fields(&body, [name, timestamp, data], Some(data))?;
     let ev = event_body(&mut body)?;
     record(
         &app,

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::http::{created_typed, json_object, opt_str, req_str, timestamp, Authed};
+use crate::http::{created_typed, json_fields, opt_str, req_str, timestamp, Authed};
 use crate::time::fmt_ts;
 
 /// The answer to a site view (keys in the order `json!` used to write them: sorted).
@@ -23,7 +23,17 @@ struct SiteViewCreated<'a> {
 /// `POST /site-views/`: `client_user` = user_key, `page_domain` = page URL, `page_path`, `title`,
 /// `timestamp`.
 pub(crate) async fn create(Authed(app): Authed, body: Bytes) -> Result<Response> {
-    let body = json_object(&body)?;
+    let body = json_fields(
+        &body,
+        [
+            "client_user",
+            "page_domain",
+            "page_path",
+            "title",
+            "timestamp",
+        ],
+        None,
+    )?;
     let key = req_str(&body, "client_user")?;
     let page_domain = opt_str(&body, "page_domain")?.unwrap_or("");
     let page_path = opt_str(&body, "page_path")?.unwrap_or("");
