@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::{in_steps, Action, Case, Ctx, Scenario, Setup, Step};
-use crate::checks::{company, user, Events, Member, Requested};
+use crate::checks::{company, user, Events, Member, Requested, SiteViews};
 use crate::expect::Expect;
 
 /// The identify sentence: these cases make it hold despite failures on the way.
@@ -16,6 +16,10 @@ const IDENTIFY: &str = "Calling .identify() causes User.com to automatically map
 
 /// The group sentence.
 const GROUP: &str = "Sending a .group() request allows to create or update a company profile and associate a user with it.";
+
+/// The page-view sentence.
+const PAGE_VIEW: &str =
+    "It also records a new ‘Page view’ that can be used for filtering and aggregation.";
 
 /// The track sentence.
 const TRACK: &str = "Sending a .track() request records a new ‘Event occurrence’ that can be used to filter and bucket users.";
@@ -90,6 +94,12 @@ pub(super) fn cases() -> Vec<Case> {
             company_created_meanwhile,
         )
         .with_rule(CREATED_MEANWHILE_RULE),
+        Case::new(
+            "delivery_refused_site_view_not_repeated",
+            PAGE_VIEW,
+            site_view_refused,
+        )
+        .with_rule(PERMANENT_RULE),
         Case::new(
             "delivery_company_lookup_refused_no_company_created",
             GROUP,
@@ -391,6 +401,39 @@ fn membership_refused(ctx: &Ctx) -> Scenario {
             ],
         },
     ])
+}
+
+/// A page view refused with a 400 that names no field, for a user whose key the forwarder has
+/// just looked up: not sent again, so no view is recorded.
+fn site_view_refused(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    Scenario {
+        seed: vec![],
+        setup: vec![Setup::Fault(refused_once(
+            "POST",
+            "/api/public/site-views/",
+        ))],
+        steps: vec![Step::new(
+            vec![ctx.message(
+                "page",
+                Some(&u),
+                None,
+                json!({"properties": {"url": "https://shop.example.com/refused", "title": "T"}}),
+            )],
+            vec![
+                SiteViews {
+                    user: u.clone(),
+                    count: 0,
+                    url: None,
+                    path: None,
+                    title: None,
+                    at: None,
+                }
+                .into(),
+                Requested::exactly(1, "POST", "/site-views/", None),
+            ],
+        )],
+    }
 }
 
 /// A company the forwarder knows; its update is refused with a 400 that names no field: not
