@@ -2,6 +2,7 @@
 """Instructions per request: usercom-mock (default and --strict) against its floor, under callgrind.
 
     python3 bench/instructions.py [SHAPE ...]     # shapes: events site_views upsert (default: all)
+    python3 bench/instructions.py forwarder       # end to end: the forwarder against the simulator
 
 wrk's figures move with whatever else the machine does; instruction counts do not. Each server
 runs under `valgrind --tool=callgrind`; after seeding, its counters are zeroed, wrk drives one
@@ -78,7 +79,66 @@ def measure(kind, shape, strict=False):
     return total_instructions(dump) / d["requests"], d["requests"], errors, dump
 
 
+def forwarder():
+    """End to end, both processes under callgrind: `serve --no-spool` receives the benchmark's
+    batches (CG_EVENTS, default 5,000, batches of 100) and delivers them to usercom-mock.
+    Prints user-space instructions per event for each side: the client side of the delivery
+    (plus the ingress and the mapping) against the server side of the same requests."""
+    n = int(os.environ.get("CG_EVENTS", "5000"))
+    events = bench.gen_events(n, "cg", seed=43)
+    bodies = [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
+              for i in range(0, n, 100)]
+    fwd_out = os.path.join(DUMPS, "forwarder-e2e.out")
+    mock_out = os.path.join(DUMPS, "mock-e2e.out")
+    for f in os.listdir(DUMPS):
+        if f.startswith(("forwarder-e2e.out", "mock-e2e.out")):
+            os.remove(os.path.join(DUMPS, f))
+    env = dict(os.environ, RUST_LOG="warn")
+    mport, fport = bench.free_port(), bench.free_port()
+    mock = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={mock_out}"]
+                       + bench.mock_cmd(mport), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=env)
+    fwd = None
+    try:
+        if not bench.wait_status(mport, "/__admin/apps", limit_s=120):
+            raise RuntimeError("usercom-mock did not start under valgrind")
+        fwd = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={fwd_out}",
+                           bench.FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}", "--usercom-url",
+                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN, "--no-spool"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        if not bench.wait_status(fport, "/health", limit_s=120):
+            raise RuntimeError("usercom-forwarder did not start under valgrind")
+        for p in (mock, fwd):
+            subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
+        t0 = time.perf_counter()
+        bench.post_batches(fport, bodies, conns=4)
+        while True:
+            s = bench.fwd_stats(fport)
+            if s and s["received"] >= n and s["in_flight"] == 0:
+                break
+            if time.perf_counter() - t0 > 1800:
+                raise RuntimeError(f"not delivered after 30 min: {s}")
+            time.sleep(0.2)
+        for p in (mock, fwd):
+            subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
+        time.sleep(1)
+    finally:
+        if fwd is not None:
+            bench.stop(fwd, timeout=60)
+        bench.stop(mock, timeout=60)
+    f_ins = total_instructions(f"{fwd_out}.1")
+    m_ins = total_instructions(f"{mock_out}.1")
+    bench.log(f"forwarder: {f_ins / n:,.0f} instructions/event; usercom-mock: {m_ins / n:,.0f} "
+              f"instructions/event; ratio {f_ins / m_ins:.2f} ({n:,} events; stats {s}; "
+              f"dumps {fwd_out}.1, {mock_out}.1)")
+    print(json.dumps({"events": n, "forwarder_per_event": f_ins / n, "mock_per_event": m_ins / n,
+                      "ratio": f_ins / m_ins, "stats": s}))
+
+
 def main():
+    if sys.argv[1:] == ["forwarder"]:
+        os.makedirs(DUMPS, exist_ok=True)
+        return forwarder()
     if not shutil.which("valgrind") or not shutil.which("wrk"):
         sys.exit("instructions: needs valgrind and wrk (apt-get install valgrind wrk)")
     for b in (bench.MOCK_BIN, bench.FLOOR_BIN):

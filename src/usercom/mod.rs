@@ -43,7 +43,7 @@ impl Origin {
     /// Accepts an origin URL; a trailing `/` or `/api/public` (as copied from docs) is stripped.
     pub fn from_url(url: &str) -> Result<Origin> {
         let trimmed = url.trim();
-        let parsed = reqwest::Url::parse(trimmed).map_err(|e| {
+        let parsed = url::Url::parse(trimmed).map_err(|e| {
             Error::Config(format!(
                 "--usercom-url {trimmed:?} is not a URL ({e}); expected e.g. https://acme.user.com"
             ))

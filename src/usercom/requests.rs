@@ -24,8 +24,8 @@
 //! unslashed paths, and a redirect would drop the `Authorization` header). Custom ids and group
 //! ids are percent-encoded as one path segment ([`encode_segment`]).
 
+use http::Method;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::Method;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
