@@ -105,6 +105,14 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_split(pid):
+    """(user, system) CPU seconds used so far by a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tck, int(fields[12]) / tck
+
+
 def rss_kb(pid):
     """VmRSS of a process, in kB (from /proc/PID/status)."""
     with open(f"/proc/{pid}/status") as f:
@@ -589,20 +597,21 @@ def settle(limit_s=30.0):
     return idle
 
 
-def e2e_run(a, bodies, n, spool_dir=None):
+def e2e_run(a, bodies, n, spool_dir=None, fwd_bin=None):
     """One end-to-end run on a fresh simulator and forwarder; CPU time of each per event.
     With `spool_dir`, `serve --spool spool_dir` (the default mode, fsync per group commit);
     without, `serve --no-spool`."""
     mock, mport = start_mock()
     fport = free_port()
     spool_args = ["--spool", spool_dir] if spool_dir else ["--no-spool"]
-    fwd = spawn([FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
+    fwd = spawn([fwd_bin or FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
                  "--usercom-url", f"http://127.0.0.1:{mport}", "--api-key", TOKEN] + spool_args,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=dict(os.environ, RUST_LOG="warn"))
     if not wait_status(fport, "/health"):
         raise RuntimeError("usercom-forwarder serve did not start")
     fcpu0, mcpu0 = cpu_s(fwd.pid), cpu_s(mock.pid)
+    fsplit0 = cpu_split(fwd.pid)
     t0 = time.perf_counter()
     counts = post_batches(fport, bodies, conns=4)
     t_accepted = time.perf_counter()
@@ -622,6 +631,8 @@ def e2e_run(a, bodies, n, spool_dir=None):
         "stats": stats,
         "ingress_429": counts["429"],
         "forwarder_cpu_us_per_event": (cpu_s(fwd.pid) - fcpu0) * 1e6 / n,
+        "forwarder_user_us_per_event": (cpu_split(fwd.pid)[0] - fsplit0[0]) * 1e6 / n,
+        "forwarder_sys_us_per_event": (cpu_split(fwd.pid)[1] - fsplit0[1]) * 1e6 / n,
         "mock_cpu_us_per_event": (cpu_s(mock.pid) - mcpu0) * 1e6 / n,
         "rss_forwarder_kb": rss_kb(fwd.pid),
         "rss_mock_kb": rss_kb(mock.pid),
@@ -637,19 +648,24 @@ def bench_e2e(a, bodies, n, tmp):
     """End to end with the spool (the default) and without (`--no-spool`), alternated run by
     run in one sitting, so the pair sees the same machine; medians of each."""
     runs, bare = [], []
+    against = []
+    modes = [True, False] + (["against"] if a.e2e_against else [])
     for run in range(a.forwarder_runs):
-        for spool in (True, False):
+        for spool in modes:
             settle()
-            label = "spool on (fsync)" if spool else "--no-spool"
+            label = {True: "spool on (fsync)", False: "--no-spool",
+                     "against": f"--no-spool, {a.e2e_against}"}[spool]
             log(f"forwarder: end to end, {n:,} events in batches of 100 via `serve`, {label} "
                 f"(run {run + 1} of {a.forwarder_runs})")
-            spool_dir = os.path.join(tmp, f"spool-{run}") if spool else None
-            e = e2e_run(a, bodies, n, spool_dir)
-            (runs if spool else bare).append(e)
+            spool_dir = os.path.join(tmp, f"spool-{run}") if spool is True else None
+            fwd_bin = a.e2e_against if spool == "against" else None
+            e = e2e_run(a, bodies, n, spool_dir, fwd_bin)
+            {True: runs, False: bare, "against": against}[spool].append(e)
             sp = (e["stats"] or {}).get("spool") or {}
             log(f"  {e['events_per_s']:.0f} events/s ({e['seconds']:.2f} s; accepted in {e['accepted_s']:.2f} s; "
-                f"CPU per event: forwarder {e['forwarder_cpu_us_per_event']:.1f} µs, simulator "
-                f"{e['mock_cpu_us_per_event']:.1f} µs; spool syncs {sp.get('syncs', '-')}), "
+                f"CPU per event: forwarder {e['forwarder_cpu_us_per_event']:.1f} µs "
+                f"({e['forwarder_user_us_per_event']:.1f} user + {e['forwarder_sys_us_per_event']:.1f} system), "
+                f"simulator {e['mock_cpu_us_per_event']:.1f} µs; spool syncs {sp.get('syncs', '-')}), "
                 f"{e['ingress_429']} × 429")
     median = lambda rs: sorted(rs, key=lambda e: e["events_per_s"])[len(rs) // 2]
     r = {"e2e_runs": runs, "e2e": median(runs), "e2e_nospool_runs": bare, "e2e_nospool": median(bare)}
@@ -657,6 +673,16 @@ def bench_e2e(a, bodies, n, tmp):
     log(f"forwarder: spool on {on['events_per_s']:.0f} events/s, {on['forwarder_cpu_us_per_event']:.1f} µs CPU/event; "
         f"off {off['events_per_s']:.0f} events/s, {off['forwarder_cpu_us_per_event']:.1f} µs CPU/event; "
         f"on/off {on['events_per_s'] / off['events_per_s']:.1%}")
+    if against:
+        r["e2e_against_runs"] = against
+        r["e2e_against"] = other = median(against)
+        r["e2e_against_bin"] = a.e2e_against
+        ratio = lambda rs, k: sorted(e[k] for e in rs)[len(rs) // 2]
+        log(f"forwarder against {a.e2e_against} (both --no-spool, medians): "
+            f"{off['events_per_s']:.0f} vs {other['events_per_s']:.0f} events/s; forwarder CPU/event "
+            f"{ratio(bare, 'forwarder_cpu_us_per_event'):.1f} vs {ratio(against, 'forwarder_cpu_us_per_event'):.1f} µs; "
+            f"forwarder/simulator CPU {ratio(bare, 'forwarder_cpu_us_per_event') / ratio(bare, 'mock_cpu_us_per_event'):.2f} "
+            f"vs {ratio(against, 'forwarder_cpu_us_per_event') / ratio(against, 'mock_cpu_us_per_event'):.2f}")
     return r
 
 
@@ -1015,6 +1041,9 @@ def main():
                     help="only the simulator against its floor (then print the table)")
     ap.add_argument("--e2e-only", action="store_true",
                     help="only the forwarder's end-to-end pair (spool on/off); prints its figures as JSON")
+    ap.add_argument("--e2e-against", metavar="BIN",
+                    help="with --e2e-only: also run another usercom-forwarder binary (--no-spool) in "
+                         "each round, alternated with this one, and print the two side by side")
     ap.add_argument("--skip-forwarder", action="store_true")
     ap.add_argument("--skip-mapping", action="store_true", help="do not run cargo bench --bench mapping")
     ap.add_argument("--skip-gate", action="store_true")

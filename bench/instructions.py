@@ -3,6 +3,7 @@
 
     python3 bench/instructions.py [SHAPE ...]     # shapes: events site_views upsert (default: all)
     python3 bench/instructions.py forwarder       # end to end: the forwarder against the simulator
+                                                  # (CG_SPOOL=1: `serve --spool` instead of --no-spool)
 
 wrk's figures move with whatever else the machine does; instruction counts do not. Each server
 runs under `valgrind --tool=callgrind`; after seeding, its counters are zeroed, wrk drives one
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -88,10 +90,12 @@ def forwarder():
     events = bench.gen_events(n, "cg", seed=43)
     bodies = [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
               for i in range(0, n, 100)]
-    fwd_out = os.path.join(DUMPS, "forwarder-e2e.out")
+    spool = os.environ.get("CG_SPOOL") == "1"
+    spool_dir = tempfile.mkdtemp(prefix="usercom-cg-spool-") if spool else None
+    fwd_out = os.path.join(DUMPS, f"forwarder-e2e{'-spool' if spool else ''}.out")
     mock_out = os.path.join(DUMPS, "mock-e2e.out")
     for f in os.listdir(DUMPS):
-        if f.startswith(("forwarder-e2e.out", "mock-e2e.out")):
+        if f.startswith((os.path.basename(fwd_out), "mock-e2e.out")):
             os.remove(os.path.join(DUMPS, f))
     env = dict(os.environ, RUST_LOG="warn")
     mport, fport = bench.free_port(), bench.free_port()
@@ -104,7 +108,8 @@ def forwarder():
             raise RuntimeError("usercom-mock did not start under valgrind")
         fwd = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={fwd_out}",
                            bench.FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}", "--usercom-url",
-                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN, "--no-spool"],
+                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN]
+                          + (["--spool", spool_dir] if spool else ["--no-spool"]),
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         if not bench.wait_status(fport, "/health", limit_s=120):
             raise RuntimeError("usercom-forwarder did not start under valgrind")
@@ -126,12 +131,14 @@ def forwarder():
         if fwd is not None:
             bench.stop(fwd, timeout=60)
         bench.stop(mock, timeout=60)
+        if spool_dir:
+            shutil.rmtree(spool_dir, ignore_errors=True)
     f_ins = total_instructions(f"{fwd_out}.1")
     m_ins = total_instructions(f"{mock_out}.1")
     bench.log(f"forwarder: {f_ins / n:,.0f} instructions/event; usercom-mock: {m_ins / n:,.0f} "
               f"instructions/event; ratio {f_ins / m_ins:.2f} ({n:,} events; stats {s}; "
               f"dumps {fwd_out}.1, {mock_out}.1)")
-    print(json.dumps({"events": n, "forwarder_per_event": f_ins / n, "mock_per_event": m_ins / n,
+    print(json.dumps({"events": n, "spool": spool, "forwarder_per_event": f_ins / n, "mock_per_event": m_ins / n,
                       "ratio": f_ins / m_ins, "stats": s}))
 
 
