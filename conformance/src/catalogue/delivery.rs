@@ -83,6 +83,12 @@ pub(super) fn cases() -> Vec<Case> {
         )
         .with_rule(FIELD_RULE),
         Case::new(
+            "delivery_server_error_naming_a_field_keeps_the_field",
+            IDENTIFY,
+            server_error_naming_field,
+        )
+        .with_rule(RETRY_RULE),
+        Case::new(
             "delivery_refused_company_field_dropped_rest_applied",
             GROUP,
             company_field_refused,
@@ -237,6 +243,39 @@ fn user_field_refused(ctx: &Ctx) -> Scenario {
                 ),
                 Requested::exactly(
                     1,
+                    "POST",
+                    "/users/update_or_create/",
+                    Some((plan, json!("pro"))),
+                ),
+            ],
+        )],
+    }
+}
+
+/// A 503 whose body names a field (a proxy's or a framework's error page may name anything) is
+/// a transient failure, not a refusal of that field: the same request is sent again, field
+/// included, and the field lands.
+fn server_error_naming_field(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let plan = ctx.attr("plan");
+    let mut body = serde_json::Map::new();
+    body.insert(plan.clone(), json!(["Temporarily unavailable."]));
+    let mut traits = serde_json::Map::new();
+    traits.insert("first_name".into(), json!("Ada"));
+    traits.insert(plan.clone(), json!("pro"));
+    Scenario {
+        seed: vec![],
+        setup: vec![upsert_fault(
+            json!({"status": 503, "body": Value::Object(body)}),
+            1,
+        )],
+        steps: vec![Step::new(
+            vec![ctx.identify(&u, Value::Object(traits))],
+            vec![
+                user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
+                user::field(&u, &plan, Expect::Eq(json!("pro"))),
+                Requested::exactly(
+                    2,
                     "POST",
                     "/users/update_or_create/",
                     Some((plan, json!("pro"))),
