@@ -139,6 +139,14 @@ fn serialised_size(value: &Value) -> usize {
 }
 
 fn string_size(s: &str) -> usize {
+    // Almost no string needs an escape: find out with a loop the compiler vectorises (no early
+    // exit), and count escapes only when there are some.
+    let any = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !any {
+        return 2 + s.len();
+    }
     let escapes: usize = s
         .bytes()
         .map(|b| match b {
