@@ -46,14 +46,18 @@ table() {
   list=$(mktemp)
   cargo mutants --list "${args[@]}" > "$list"
   for s in catalogue harness; do
-    local runs=()
-    # The harness kills what the catalogue kills: its table starts from the catalogue's results.
-    [ "$s" = harness ] && mapfile -t runs < <(outcomes_of catalogue)
+    local runs=() kills=() f
+    # The harness kills what the catalogue kills: its table starts from the catalogue's results,
+    # and a catalogue kill stands even where an older harness run had the mutant missed.
+    if [ "$s" = harness ]; then
+      mapfile -t runs < <(outcomes_of catalogue)
+      for f in "${runs[@]}"; do kills+=(--kills-from "$f"); done
+    fi
     mapfile -t -O "${#runs[@]}" runs < <(outcomes_of "$s")
     [ ${#runs[@]} -gt 0 ] || continue
     echo "### $s"
     echo
-    python3 bench/mutants_table.py --universe "$list" --reasons bench/mutants-reasons.tsv "${runs[@]}"
+    python3 bench/mutants_table.py --universe "$list" --reasons bench/mutants-reasons.tsv "${kills[@]}" "${runs[@]}"
     echo
   done
   rm -f "$list"

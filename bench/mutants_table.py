@@ -50,6 +50,10 @@ def main():
     ap.add_argument("outcomes", nargs="+", help="outcomes.json files, oldest first")
     ap.add_argument("--universe", help="`cargo mutants --list` output for the scored code")
     ap.add_argument("--reasons", help="TSV: mutant name<TAB>why it survives")
+    ap.add_argument("--kills-from", action="append", default=[], metavar="OUTCOMES",
+                    help="an outcomes.json whose kills stand even when a later file has the mutant "
+                         "missed (the catalogue's runs, for the whole harness: the harness runs the "
+                         "catalogue, so what a later catalogue kills, the harness kills too)")
     ap.add_argument("--check-logs", action="store_true",
                     help="only check that every caught mutant failed in a test (exit 1 otherwise)")
     a = ap.parse_args()
@@ -64,6 +68,16 @@ def main():
                 if scenario == "Baseline" or "Mutant" not in scenario:
                     continue
                 latest[scenario["Mutant"]["name"]] = o["summary"]
+
+    for path in a.kills_from:
+        with open(path) as f:
+            for o in json.load(f)["outcomes"]:
+                scenario = o["scenario"]
+                if scenario == "Baseline" or "Mutant" not in scenario:
+                    continue
+                name = scenario["Mutant"]["name"]
+                if o["summary"] in KILLED and latest.get(name) == "MissedMutant":
+                    latest[name] = o["summary"]
 
     universe = None
     if a.universe:
