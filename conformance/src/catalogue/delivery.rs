@@ -212,27 +212,37 @@ fn create_company_fault(effect: Value, when: &str, times: u64) -> Setup {
     }))
 }
 
-/// The upsert is refused once with a 400 naming one custom attribute (as User.com's DRF
-/// validation does): the forwarder sends it again without that field, and the rest lands.
-fn user_field_refused(ctx: &Ctx) -> Scenario {
+/// The e-mail address of [`plan_identify_answered`]'s user.
+const PLAN_USER_EMAIL: &str = "plan-user@example.com";
+
+/// A new user's identify (an e-mail, `first_name` Ada and a custom `plan` of "pro") whose first
+/// upsert is answered `status` with a body naming `plan` in DRF's shape (`{"<plan>":
+/// [message]}`). Gives the user's id, the attribute's name, the fault and the identify.
+fn plan_identify_answered(ctx: &Ctx, status: u16, message: &str) -> (String, String, Setup, Value) {
     let u = ctx.id("u");
     let plan = ctx.attr("plan");
     let mut body = serde_json::Map::new();
-    body.insert(plan.clone(), json!(["Refused by a fault rule."]));
+    body.insert(plan.clone(), json!([message]));
     let mut traits = serde_json::Map::new();
-    traits.insert("email".into(), json!("refused-field@example.com"));
+    traits.insert("email".into(), json!(PLAN_USER_EMAIL));
     traits.insert("first_name".into(), json!("Ada"));
     traits.insert(plan.clone(), json!("pro"));
+    let fault = upsert_fault(json!({"status": status, "body": Value::Object(body)}), 1);
+    let identify = ctx.identify(&u, Value::Object(traits));
+    (u, plan, fault, identify)
+}
+
+/// The upsert is refused once with a 400 naming one custom attribute (as User.com's DRF
+/// validation does): the forwarder sends it again without that field, and the rest lands.
+fn user_field_refused(ctx: &Ctx) -> Scenario {
+    let (u, plan, fault, identify) = plan_identify_answered(ctx, 400, "Refused by a fault rule.");
     Scenario {
         seed: vec![],
-        setup: vec![upsert_fault(
-            json!({"status": 400, "body": Value::Object(body)}),
-            1,
-        )],
+        setup: vec![fault],
         steps: vec![Step::new(
-            vec![ctx.identify(&u, Value::Object(traits))],
+            vec![identify],
             vec![
-                user::field(&u, "email", Expect::Eq(json!("refused-field@example.com"))),
+                user::field(&u, "email", Expect::Eq(json!(PLAN_USER_EMAIL))),
                 user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
                 user::field(&u, &plan, Expect::Absent),
                 Requested::exactly(
@@ -256,22 +266,14 @@ fn user_field_refused(ctx: &Ctx) -> Scenario {
 /// a transient failure, not a refusal of that field: the same request is sent again, field
 /// included, and the field lands.
 fn server_error_naming_field(ctx: &Ctx) -> Scenario {
-    let u = ctx.id("u");
-    let plan = ctx.attr("plan");
-    let mut body = serde_json::Map::new();
-    body.insert(plan.clone(), json!(["Temporarily unavailable."]));
-    let mut traits = serde_json::Map::new();
-    traits.insert("first_name".into(), json!("Ada"));
-    traits.insert(plan.clone(), json!("pro"));
+    let (u, plan, fault, identify) = plan_identify_answered(ctx, 503, "Temporarily unavailable.");
     Scenario {
         seed: vec![],
-        setup: vec![upsert_fault(
-            json!({"status": 503, "body": Value::Object(body)}),
-            1,
-        )],
+        setup: vec![fault],
         steps: vec![Step::new(
-            vec![ctx.identify(&u, Value::Object(traits))],
+            vec![identify],
             vec![
+                user::field(&u, "email", Expect::Eq(json!(PLAN_USER_EMAIL))),
                 user::field(&u, "first_name", Expect::Eq(json!("Ada"))),
                 user::field(&u, &plan, Expect::Eq(json!("pro"))),
                 Requested::exactly(
