@@ -98,19 +98,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_s(pid):
-    """User + system CPU seconds used so far by a process (from /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_split(pid):
-    """(user, system) CPU seconds used so far by a process."""
+    """(user, system) CPU seconds used so far by a process (from /proc/PID/stat)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     tck = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tck, int(fields[12]) / tck
+
+
+def cpu_s(pid):
+    """User + system CPU seconds used so far by a process."""
+    return sum(cpu_split(pid))
 
 
 def rss_kb(pid):
@@ -541,6 +539,37 @@ def fwd_stats(port):
         c.close()
 
 
+def batch_bodies(events):
+    """The events as Segment `/v1/batch` bodies of 100 messages each."""
+    return [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
+            for i in range(0, len(events), 100)]
+
+
+def serve_cmd(fport, mport, spool_dir=None, fwd_bin=None):
+    """`usercom-forwarder serve` on `fport` delivering to the simulator on `mport`;
+    `--spool spool_dir` when given, else `--no-spool`."""
+    return [fwd_bin or FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
+            "--usercom-url", f"http://127.0.0.1:{mport}", "--api-key", TOKEN] + \
+        (["--spool", spool_dir] if spool_dir else ["--no-spool"])
+
+
+def wait_delivered(port, n, limit_s, poll_s=0.02):
+    """Polls the forwarder's /stats until `n` messages were received and none is in flight, or
+    `limit_s` passed; returns the last stats (None if /stats never answered)."""
+    deadline = time.perf_counter() + limit_s
+    stats = None
+    while time.perf_counter() < deadline:
+        stats = fwd_stats(port)
+        if delivered(stats, n):
+            break
+        time.sleep(poll_s)
+    return stats
+
+
+def delivered(stats, n):
+    return bool(stats and stats["received"] >= n and stats["in_flight"] == 0)
+
+
 def post_batches(port, bodies, conns):
     """POST prepared batch bodies over `conns` keep-alive connections (threads); 429 → retry."""
     import threading
@@ -603,26 +632,17 @@ def e2e_run(a, bodies, n, spool_dir=None, fwd_bin=None):
     without, `serve --no-spool`."""
     mock, mport = start_mock()
     fport = free_port()
-    spool_args = ["--spool", spool_dir] if spool_dir else ["--no-spool"]
-    fwd = spawn([fwd_bin or FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}",
-                 "--usercom-url", f"http://127.0.0.1:{mport}", "--api-key", TOKEN] + spool_args,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    fwd = spawn(serve_cmd(fport, mport, spool_dir, fwd_bin), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=dict(os.environ, RUST_LOG="warn"))
     if not wait_status(fport, "/health"):
         raise RuntimeError("usercom-forwarder serve did not start")
-    fcpu0, mcpu0 = cpu_s(fwd.pid), cpu_s(mock.pid)
-    fsplit0 = cpu_split(fwd.pid)
+    (fuser0, fsys0), mcpu0 = cpu_split(fwd.pid), cpu_s(mock.pid)
     t0 = time.perf_counter()
     counts = post_batches(fport, bodies, conns=4)
     t_accepted = time.perf_counter()
-    deadline = t0 + a.forwarder_cap
-    stats = None
-    while time.perf_counter() < deadline:
-        stats = fwd_stats(fport)
-        if stats and stats["received"] >= n and stats["in_flight"] == 0:
-            break
-        time.sleep(0.02)
+    stats = wait_delivered(fport, n, a.forwarder_cap - (t_accepted - t0))
     t_done = time.perf_counter()
+    fuser, fsys = cpu_split(fwd.pid)
     e = {
         "events": n,
         "accepted_s": t_accepted - t0,
@@ -630,13 +650,13 @@ def e2e_run(a, bodies, n, spool_dir=None, fwd_bin=None):
         "events_per_s": n / (t_done - t0),
         "stats": stats,
         "ingress_429": counts["429"],
-        "forwarder_cpu_us_per_event": (cpu_s(fwd.pid) - fcpu0) * 1e6 / n,
-        "forwarder_user_us_per_event": (cpu_split(fwd.pid)[0] - fsplit0[0]) * 1e6 / n,
-        "forwarder_sys_us_per_event": (cpu_split(fwd.pid)[1] - fsplit0[1]) * 1e6 / n,
+        "forwarder_cpu_us_per_event": (fuser - fuser0 + fsys - fsys0) * 1e6 / n,
+        "forwarder_user_us_per_event": (fuser - fuser0) * 1e6 / n,
+        "forwarder_sys_us_per_event": (fsys - fsys0) * 1e6 / n,
         "mock_cpu_us_per_event": (cpu_s(mock.pid) - mcpu0) * 1e6 / n,
         "rss_forwarder_kb": rss_kb(fwd.pid),
         "rss_mock_kb": rss_kb(mock.pid),
-        "complete": bool(stats and stats["received"] >= n and stats["in_flight"] == 0),
+        "complete": delivered(stats, n),
         "spool": bool(spool_dir),
     }
     stop(fwd)
@@ -677,12 +697,12 @@ def bench_e2e(a, bodies, n, tmp):
         r["e2e_against_runs"] = against
         r["e2e_against"] = other = median(against)
         r["e2e_against_bin"] = a.e2e_against
-        ratio = lambda rs, k: sorted(e[k] for e in rs)[len(rs) // 2]
+        med = lambda rs, k: sorted(e[k] for e in rs)[len(rs) // 2]
         log(f"forwarder against {a.e2e_against} (both --no-spool, medians): "
             f"{off['events_per_s']:.0f} vs {other['events_per_s']:.0f} events/s; forwarder CPU/event "
-            f"{ratio(bare, 'forwarder_cpu_us_per_event'):.1f} vs {ratio(against, 'forwarder_cpu_us_per_event'):.1f} µs; "
-            f"forwarder/simulator CPU {ratio(bare, 'forwarder_cpu_us_per_event') / ratio(bare, 'mock_cpu_us_per_event'):.2f} "
-            f"vs {ratio(against, 'forwarder_cpu_us_per_event') / ratio(against, 'mock_cpu_us_per_event'):.2f}")
+            f"{med(bare, 'forwarder_cpu_us_per_event'):.1f} vs {med(against, 'forwarder_cpu_us_per_event'):.1f} µs; "
+            f"forwarder/simulator CPU {med(bare, 'forwarder_cpu_us_per_event') / med(bare, 'mock_cpu_us_per_event'):.2f} "
+            f"vs {med(against, 'forwarder_cpu_us_per_event') / med(against, 'mock_cpu_us_per_event'):.2f}")
     return r
 
 
@@ -698,10 +718,7 @@ def bench_forwarder(a, tmp):
 
     # End to end: Segment batches of 100 → ingress of `serve` → usercom-mock. Repeated (median
     # reported): on a shared machine one run can land in a slow spell.
-    e2e = gen_events(n, "e2e", seed=43)
-    bodies = [json.dumps({"batch": e2e[i:i + 100]}, separators=(",", ":")).encode()
-              for i in range(0, n, 100)]
-    del e2e
+    bodies = batch_bodies(gen_events(n, "e2e", seed=43))
     r.update(bench_e2e(a, bodies, n, tmp))
     if a.e2e_only:
         return r

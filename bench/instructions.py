@@ -87,9 +87,7 @@ def forwarder():
     Prints user-space instructions per event for each side: the client side of the delivery
     (plus the ingress and the mapping) against the server side of the same requests."""
     n = int(os.environ.get("CG_EVENTS", "5000"))
-    events = bench.gen_events(n, "cg", seed=43)
-    bodies = [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
-              for i in range(0, n, 100)]
+    bodies = bench.batch_bodies(bench.gen_events(n, "cg", seed=43))
     spool = os.environ.get("CG_SPOOL") == "1"
     spool_dir = tempfile.mkdtemp(prefix="usercom-cg-spool-") if spool else None
     fwd_out = os.path.join(DUMPS, f"forwarder-e2e{'-spool' if spool else ''}.out")
@@ -106,24 +104,16 @@ def forwarder():
     try:
         if not bench.wait_status(mport, "/__admin/apps", limit_s=120):
             raise RuntimeError("usercom-mock did not start under valgrind")
-        fwd = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={fwd_out}",
-                           bench.FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}", "--usercom-url",
-                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN]
-                          + (["--spool", spool_dir] if spool else ["--no-spool"]),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        fwd = bench.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={fwd_out}"]
+                          + bench.serve_cmd(fport, mport, spool_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         if not bench.wait_status(fport, "/health", limit_s=120):
             raise RuntimeError("usercom-forwarder did not start under valgrind")
         for p in (mock, fwd):
             subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
-        t0 = time.perf_counter()
         bench.post_batches(fport, bodies, conns=4)
-        while True:
-            s = bench.fwd_stats(fport)
-            if s and s["received"] >= n and s["in_flight"] == 0:
-                break
-            if time.perf_counter() - t0 > 1800:
-                raise RuntimeError(f"not delivered after 30 min: {s}")
-            time.sleep(0.2)
+        s = bench.wait_delivered(fport, n, limit_s=1800, poll_s=0.2)
+        if not bench.delivered(s, n):
+            raise RuntimeError(f"not delivered after 30 min: {s}")
         for p in (mock, fwd):
             subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
         time.sleep(1)

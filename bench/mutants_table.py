@@ -45,6 +45,15 @@ def check_logs(paths):
     return 0
 
 
+def mutant_outcomes(path):
+    """(mutant name, summary) for every mutant an outcomes.json records (not the baseline)."""
+    with open(path) as f:
+        for o in json.load(f)["outcomes"]:
+            scenario = o["scenario"]
+            if scenario != "Baseline" and "Mutant" in scenario:
+                yield scenario["Mutant"]["name"], o["summary"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outcomes", nargs="+", help="outcomes.json files, oldest first")
@@ -62,22 +71,12 @@ def main():
 
     latest = {}
     for path in a.outcomes:
-        with open(path) as f:
-            for o in json.load(f)["outcomes"]:
-                scenario = o["scenario"]
-                if scenario == "Baseline" or "Mutant" not in scenario:
-                    continue
-                latest[scenario["Mutant"]["name"]] = o["summary"]
-
+        for name, summary in mutant_outcomes(path):
+            latest[name] = summary
     for path in a.kills_from:
-        with open(path) as f:
-            for o in json.load(f)["outcomes"]:
-                scenario = o["scenario"]
-                if scenario == "Baseline" or "Mutant" not in scenario:
-                    continue
-                name = scenario["Mutant"]["name"]
-                if o["summary"] in KILLED and latest.get(name) == "MissedMutant":
-                    latest[name] = o["summary"]
+        for name, summary in mutant_outcomes(path):
+            if summary in KILLED and latest.get(name) == "MissedMutant":
+                latest[name] = summary
 
     universe = None
     if a.universe:

@@ -10,13 +10,11 @@ the end-to-end benchmark's batches (PROFILE_EVENTS, default 100,000) go through 
 simulator, and prints its CPU time per event.
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -36,15 +34,11 @@ def report(data, out, children):
 def forwarder():
     """`serve --no-spool` sampled while the benchmark's end-to-end batches go through it."""
     n = int(os.environ.get("PROFILE_EVENTS", "100000"))
-    events = bench.gen_events(n, "prof", seed=43)
-    bodies = [json.dumps({"batch": events[i:i + 100]}, separators=(",", ":")).encode()
-              for i in range(0, n, 100)]
+    bodies = bench.batch_bodies(bench.gen_events(n, "prof", seed=43))
     with tempfile.TemporaryDirectory(prefix="usercom-profile-") as tmp:
         mock, mport = bench.start_mock()
         fport = bench.free_port()
-        fwd = bench.spawn([bench.FWD_BIN, "serve", "--listen", f"127.0.0.1:{fport}", "--usercom-url",
-                           f"http://127.0.0.1:{mport}", "--api-key", bench.TOKEN, "--no-spool"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        fwd = bench.spawn(bench.serve_cmd(fport, mport), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           env=dict(os.environ, RUST_LOG="warn"))
         bench.wait_status(fport, "/health")
         data = os.path.join(tmp, "perf-forwarder.data")
@@ -53,11 +47,7 @@ def forwarder():
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu0 = bench.cpu_s(fwd.pid)
         bench.post_batches(fport, bodies, conns=4)
-        while True:
-            s = bench.fwd_stats(fport)
-            if s and s["received"] >= n and s["in_flight"] == 0:
-                break
-            time.sleep(0.02)
+        bench.wait_delivered(fport, n, limit_s=3600)
         cpu = bench.cpu_s(fwd.pid) - cpu0
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=300)
