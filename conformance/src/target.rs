@@ -104,9 +104,17 @@ pub struct InProcess {
     /// `Ingress` started per delivery, refusing at once when its queue is full) instead of
     /// `Forwarder::send_all`: the accept path (parsing, queueing, `/stats`) is then under test too.
     pub via_ingress: bool,
+    /// How long one delivery may take before the forwarder is taken for hung (every message
+    /// must end inside it: the retry window, 5 s, plus a request timeout, 10 s, is the longest a
+    /// correct forwarder takes here).
+    pub delivery_deadline: Duration,
     /// The forwarder of each app (case) so far, its dead-letter file and the records of it
     /// already read: a case's later steps go to the forwarder that delivered its earlier ones.
     kept: Arc<Mutex<HashMap<String, Kept>>>,
+    /// Set by the first delivery that did not end in time: every later delivery of the run
+    /// fails at once, naming it, instead of waiting out its own deadline (a hung forwarder fails
+    /// the run in one deadline, not in one per case).
+    hung: Arc<Mutex<Option<String>>>,
 }
 
 /// A forwarder kept for the later steps of a case.
@@ -128,7 +136,9 @@ impl InProcess {
             )),
             concurrency: 8,
             via_ingress: false,
+            delivery_deadline: Duration::from_secs(30),
             kept: Arc::default(),
+            hung: Arc::default(),
         }
     }
 
@@ -166,12 +176,37 @@ impl InProcess {
     }
 
     async fn deliver(&self, usercom_url: &str, app: &App, events: Vec<Value>) -> Result<Delivery> {
+        if let Some(first) = self.hung.lock().expect("hung").clone() {
+            return Err(Error::Forwarder(format!(
+                "not delivered: the forwarder hung earlier in this run ({first})"
+            )));
+        }
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
         if self.via_ingress {
             let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
-            return self
-                .deliver_via_ingress(forwarder, events, &dead_letter)
-                .await;
+            let sent = events.len();
+            let delivered = tokio::time::timeout(
+                self.delivery_deadline,
+                self.deliver_via_ingress(forwarder, events, &dead_letter),
+            )
+            .await;
+            return match delivered {
+                Ok(Ok(delivery)) => {
+                    if let Some((200, lost)) = &delivery.refused {
+                        self.mark_hung(&app.name, lost);
+                    }
+                    Ok(delivery)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    let found = format!(
+                        "{sent} messages posted to its ingress, which did not answer and drain within {:?}",
+                        self.delivery_deadline
+                    );
+                    self.mark_hung(&app.name, &found);
+                    Err(Error::Forwarder(format!("the forwarder hung: {found}")))
+                }
+            };
         }
         let kept = self.kept.lock().expect("kept forwarders").remove(&app.name);
         let mut kept = match kept {
@@ -186,7 +221,16 @@ impl InProcess {
             }
         };
         let sent = events.len() as u64;
-        let summary = kept.forwarder.send_all(events).await;
+        let Ok(summary) =
+            tokio::time::timeout(self.delivery_deadline, kept.forwarder.send_all(events)).await
+        else {
+            let found = format!(
+                "{sent} messages sent, not every one ended within {:?}",
+                self.delivery_deadline
+            );
+            self.mark_hung(&app.name, &found);
+            return Err(Error::Forwarder(format!("the forwarder hung: {found}")));
+        };
         // This delivery's records only: the file holds the case's earlier steps' too.
         let reasons: Vec<String> = read_reasons(&kept.dead_letter)
             .into_iter()
@@ -219,6 +263,14 @@ impl InProcess {
             notes: Vec::new(),
             unaccounted,
         })
+    }
+
+    /// Records the first hang of the run (see [`InProcess::hung`]).
+    fn mark_hung(&self, app: &str, found: &str) {
+        let mut hung = self.hung.lock().expect("hung");
+        if hung.is_none() {
+            *hung = Some(format!("app {app}: {found}"));
+        }
     }
 
     /// Through the forwarder's ingress, as an external client would, then the dead-letter file.

@@ -228,6 +228,16 @@ fn a_dead_letter_is_sent_again_whole_and_applied_once() {
             })
             .collect();
         assert_eq!(again, vec![track("r", "d1"), track("r", "d2")]);
+        // Only a record (a `message` with a `reason`, and no `type`) is unwrapped: an object
+        // that merely holds a `message` is taken as it is (and dead-lettered for its lack of a
+        // type), never mistaken for a record and its inner message delivered.
+        let wrapper = json!({"message": track("r", "d3"), "note": "not a dead letter"});
+        let read = usercom_forwarder::input::read_file(wrapper.to_string().as_bytes());
+        assert!(
+            matches!(read.as_slice(), [usercom_forwarder::segment::batch::Item::Invalid(bad)]
+                if bad.raw == wrapper && bad.code == "missing_type"),
+            "{read:?}"
+        );
         // Same forwarder: the ids were forgotten when they were dead-lettered.
         let s = forwarder.send_all(again).await;
         assert_eq!((s.delivered, s.duplicates), (2, 0), "{s}");
@@ -509,6 +519,147 @@ fn each_refused_field_is_dropped_and_the_rest_delivered() {
             .expect("user JSON");
         assert_eq!(user["plan"], "max", "{user}");
         assert!(user["bad_a"].is_null() && user["bad_b"].is_null(), "{user}");
+        mock.shutdown().await;
+    });
+}
+
+/// Backoff grows exponentially (with full jitter) inside the retry window: a failure that never
+/// ends is tried about a dozen times in a one-second window with a 20 ms base and a 200 ms cap,
+/// not hammered (a fixed or zero delay would try a hundred times or more), and is dead-lettered
+/// when the window closes.
+#[test]
+fn retries_back_off_exponentially_until_the_window_closes() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let http = reqwest::Client::new();
+        http.post(format!("{}/__admin/faults", mock.url()))
+            .json(&json!({"match": {"path_prefix": "/api/public/users-by-id/b1/"}, "effect": {"status": 503}}))
+            .send()
+            .await
+            .expect("fault");
+        let forwarder = Forwarder::new(Config {
+            retry_window: Duration::from_secs(1),
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        let started = std::time::Instant::now();
+        let s = tokio::time::timeout(Duration::from_secs(10), forwarder.send_all(vec![track("b1", "y1")]))
+            .await
+            .expect("the retry window must end the retries");
+        assert_eq!((s.delivered, s.dead_lettered), (0, 1), "{s}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        let faults: Value = reqwest::get(format!("{}/__admin/faults", mock.url()))
+            .await
+            .expect("faults")
+            .json()
+            .await
+            .expect("faults JSON");
+        let attempts = faults["faults"][0]["hits"].as_u64().expect("hits");
+        // Expected about 12 (delays drawn from 0..=20, 40, 80, 160, then 200 ms).
+        assert!(
+            (3..=40).contains(&attempts),
+            "{attempts} attempts in a 1 s window: the backoff does not grow"
+        );
+        mock.shutdown().await;
+    });
+}
+
+/// `--read-back` reads an event back only after an ambiguous failure of it (applied, then the
+/// answer lost), and then does not send it again; a failure that says nothing was applied (a
+/// 429) and a plain success cost no read-back, and neither do other calls. Without
+/// `--read-back`, the lost answer is resent (the documented possible duplicate).
+#[test]
+fn read_back_only_after_an_ambiguous_failure_of_an_event() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        let http = reqwest::Client::new();
+        for rule in [
+            json!({"match": {"method": "POST", "path_prefix": "/api/public/users-by-id/rb1/events/"}, "effect": {"reset": true}, "when": "after", "times": 1}),
+            json!({"match": {"method": "POST", "path_prefix": "/api/public/users-by-id/rb2/events/"}, "effect": {"status": 429}, "times": 1}),
+            json!({"match": {"method": "POST", "path_prefix": "/api/public/users-by-id/rb5/events/"}, "effect": {"reset": true}, "when": "after", "times": 1}),
+        ] {
+            let r = http
+                .post(format!("{}/__admin/faults", mock.url()))
+                .json(&rule)
+                .send()
+                .await
+                .expect("fault");
+            assert!(r.status().is_success(), "{rule}: {}", r.status());
+        }
+        let reading = Forwarder::new(Config {
+            read_back: true,
+            ..config(&mock)
+        })
+        .expect("forwarder");
+        // The users exist first (an event for an unknown user is answered 404 before anything
+        // is recorded, whatever happens to the answer).
+        let known: Vec<Value> = ["rb1", "rb2", "rb3", "rb5"]
+            .iter()
+            .map(|u| json!({"type": "identify", "userId": u, "traits": {"plan": "pro"}}))
+            .collect();
+        assert_eq!(reading.send_all(known).await.delivered, 4);
+        // Read-back matches an occurrence by name, time and data: the events carry their time.
+        let timed = |user: &str, mid: &str| {
+            let mut m = track(user, mid);
+            m["timestamp"] = json!("2026-12-01T10:00:00Z");
+            m
+        };
+        let s = reading
+            .send_all(vec![timed("rb1", "z1"), timed("rb2", "z2"), timed("rb3", "z3")])
+            .await;
+        assert_eq!(s.delivered, 3, "{s}");
+        let stats = reading.stats();
+        assert_eq!((stats.read_backs, stats.resends_avoided), (1, 1), "{stats:?}");
+        // An identify whose answer is lost is sent again, never read back (only events are).
+        http.post(format!("{}/__admin/faults", mock.url()))
+            .json(&json!({"match": {"method": "POST", "path_prefix": "/api/public/users/update_or_create/"}, "effect": {"reset": true}, "when": "after", "times": 1}))
+            .send()
+            .await
+            .expect("fault");
+        let s = reading
+            .send_all(vec![json!({"type": "identify", "userId": "rb4", "traits": {"plan": "pro"}})])
+            .await;
+        assert_eq!(s.delivered, 1, "{s}");
+        assert_eq!(reading.stats().read_backs, 1, "{:?}", reading.stats());
+
+        let resending = Forwarder::new(config(&mock)).expect("forwarder");
+        let s = resending.send_all(vec![timed("rb5", "z5")]).await;
+        assert_eq!(s.delivered, 1, "{s}");
+        assert_eq!(resending.stats().read_backs, 0);
+        let seen = occurrences(&mock).await;
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [("z1".to_string(), 1), ("z2".into(), 1), ("z3".into(), 1), ("z5".into(), 2)]
+        );
+        mock.shutdown().await;
+    });
+}
+
+/// `wait_idle` (what a drain and `/stats` idle wait on) returns once the last accepted message
+/// has ended, also when they end one after another on one user's lane.
+#[test]
+fn waiting_for_idle_ends_with_the_last_message() {
+    let rt = runtime();
+    rt.block_on(async {
+        let mock = MockServer::builder()
+            .fault(json!({"match": {"path_prefix": "/api/public/"},
+                          "effect": {"latency_ms": 60}}))
+            .start()
+            .await
+            .expect("simulator");
+        let forwarder = Forwarder::new(config(&mock)).expect("forwarder");
+        let batch: Vec<Value> = (0..4).map(|i| track("idle", &format!("i{i}"))).collect();
+        forwarder.try_accept(batch).expect("accepted");
+        assert!(forwarder.stats().in_flight > 0, "{:?}", forwarder.stats());
+        tokio::time::timeout(Duration::from_secs(10), forwarder.wait_idle())
+            .await
+            .expect("wait_idle must return when the last message ends");
+        let stats = forwarder.stats();
+        assert_eq!((stats.in_flight, stats.delivered), (0, 4), "{stats:?}");
         mock.shutdown().await;
     });
 }
