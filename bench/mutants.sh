@@ -21,8 +21,9 @@
 # Output: bench/mutants/<scope>/mutants.out/ (cargo-mutants' own), and the tables on stdout;
 # survivors' explanations come from bench/mutants-reasons.tsv.
 #
-# Builds without debug info, and links with mold when it is installed (a mutant then costs a
-# few seconds of build); `--jobs 2` runs two mutants at once in copies of the tree. Not in CI
+# Builds with the `mutants` profile (Cargo.toml: no debug info, dependencies optimised, so one
+# pass of the harness takes seconds, as in release, not minutes), and links with mold when it
+# is installed; `--jobs 2` runs two mutants at once in copies of the tree. Not in CI
 # (about an hour for the full set on two cores). Needs `cargo install cargo-mutants --locked`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,7 +81,6 @@ case "$scope" in
   *) echo "usage: bash bench/mutants.sh catalogue|harness|table [cargo-mutants options]" >&2; exit 2 ;;
 esac
 command -v cargo-mutants >/dev/null || { echo "cargo-mutants is missing: cargo install cargo-mutants --locked" >&2; exit 2; }
-export CARGO_PROFILE_DEV_DEBUG=0
 if command -v mold >/dev/null; then export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"; fi
 unset CARGO_TARGET_DIR # each copy of the tree builds in its own target/
 out="bench/mutants/$scope${MUTANTS_PART:+-$MUTANTS_PART}"
@@ -95,7 +95,7 @@ fi
 # No baseline: cargo-mutants would test the unmutated tree with the mutated files' package (the
 # forwarder's own tests), not the conformance harness. Instead every "caught" is checked below to
 # have failed in a test, so a test command that cannot pass cannot count as a kill.
-cargo mutants "${args[@]}" --test-package usercom-conformance --baseline skip \
+cargo mutants "${args[@]}" --test-package usercom-conformance --baseline skip --profile mutants \
   --output "$out" "$@" -- --test harness "${filter[@]}" || [ $? -le 3 ]
 python3 bench/mutants_table.py --check-logs "$out/mutants.out/outcomes.json"
 table

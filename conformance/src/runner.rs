@@ -119,7 +119,7 @@ pub async fn run_in_process_with(opts: &RunOptions, in_process: InProcess) -> Re
         opts,
     )
     .await;
-    in_process.finish();
+    in_process.finish().await;
     mock.shutdown().await;
     Ok(report)
 }

@@ -5,7 +5,8 @@
 //!   one instance per app, kept across a case's steps (so what it remembers between them, such as
 //!   the ids of users it has seen, is under test like a long-running forwarder's), pointed at the
 //!   app the case uses. `send_all` returns when every message has ended, and the dead-letter file
-//!   tells why a message was dropped. Through the ingress, one instance per delivery.
+//!   tells why a message was dropped. Through the ingress likewise: one ingress per app, kept
+//!   across the case's steps and stopped (with its drain) when the run ends.
 //! * [`Target::External`]: any Segment-compatible ingress at `URL`; batches go to
 //!   `URL/v1/batch`. Completion is read from `GET URL/stats` (`in_flight == 0`) when the
 //!   forwarder serves it; otherwise the runner polls the simulator until the expectations hold
@@ -121,6 +122,9 @@ pub struct InProcess {
 #[derive(Debug)]
 struct Kept {
     forwarder: usercom_forwarder::Forwarder,
+    /// Its ingress, when delivering through one (started with the forwarder, stopped with a
+    /// drain by [`InProcess::finish`]).
+    ingress: Option<usercom_forwarder::ingress::IngressHandle>,
     dead_letter: PathBuf,
     reasons_read: usize,
 }
@@ -182,55 +186,39 @@ impl InProcess {
             )));
         }
         std::fs::create_dir_all(&self.scratch).map_err(|e| Error::io(&self.scratch, e))?;
-        if self.via_ingress {
-            let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
-            let sent = events.len();
-            let delivered = tokio::time::timeout(
-                self.delivery_deadline,
-                self.deliver_via_ingress(forwarder, events, &dead_letter),
-            )
-            .await;
-            return match delivered {
-                Ok(Ok(delivery)) => {
-                    if let Some((200, lost)) = &delivery.refused {
-                        self.mark_hung(&app.name, lost);
-                    }
-                    Ok(delivery)
-                }
-                Ok(Err(e)) => Err(e),
-                Err(_) => {
-                    let found = format!(
-                        "{sent} messages posted to its ingress, which did not answer and drain within {:?}",
-                        self.delivery_deadline
-                    );
-                    self.mark_hung(&app.name, &found);
-                    Err(Error::Forwarder(format!("the forwarder hung: {found}")))
-                }
-            };
-        }
         let kept = self.kept.lock().expect("kept forwarders").remove(&app.name);
         let mut kept = match kept {
             Some(kept) => kept,
+            None => self.new_kept(usercom_url, app).await?,
+        };
+        let sent = events.len();
+        let delivered = match &kept.ingress {
+            Some(ingress) => {
+                tokio::time::timeout(self.delivery_deadline, deliver_to_ingress(ingress, events))
+                    .await
+            }
             None => {
-                let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
-                Kept {
-                    forwarder,
-                    dead_letter,
-                    reasons_read: 0,
-                }
+                tokio::time::timeout(self.delivery_deadline, async {
+                    let summary = kept.forwarder.send_all(events).await;
+                    Ok(settled(summary, sent))
+                })
+                .await
             }
         };
-        let sent = events.len() as u64;
-        let Ok(summary) =
-            tokio::time::timeout(self.delivery_deadline, kept.forwarder.send_all(events)).await
-        else {
-            let found = format!(
-                "{sent} messages sent, not every one ended within {:?}",
-                self.delivery_deadline
-            );
-            self.mark_hung(&app.name, &found);
-            return Err(Error::Forwarder(format!("the forwarder hung: {found}")));
+        let mut delivery = match delivered {
+            Ok(delivered) => delivered?,
+            Err(_) => {
+                let found = format!(
+                    "{sent} messages given, not every one ended within {:?}",
+                    self.delivery_deadline
+                );
+                self.mark_hung(&app.name, &found);
+                return Err(Error::Forwarder(format!("the forwarder hung: {found}")));
+            }
         };
+        if let Some((200, lost)) = &delivery.refused {
+            self.mark_hung(&app.name, lost);
+        }
         // This delivery's records only: the file holds the case's earlier steps' too.
         let reasons: Vec<String> = read_reasons(&kept.dead_letter)
             .into_iter()
@@ -241,27 +229,44 @@ impl InProcess {
             .lock()
             .expect("kept forwarders")
             .insert(app.name.clone(), kept);
-        let unaccounted = if summary.total() != sent {
-            Some(format!(
-                "{sent} messages sent, the summary counts {} ({summary})",
-                summary.total()
-            ))
-        } else if summary.dead_lettered != reasons.len() as u64 {
-            Some(format!(
-                "{} dead-lettered in the summary, {} records in the dead-letter file",
-                summary.dead_lettered,
-                reasons.len()
-            ))
+        if delivery.unaccounted.is_none() {
+            if let Some(dead) = delivery.dropped.filter(|&d| d != reasons.len() as u64) {
+                delivery.unaccounted = Some(format!(
+                    "{dead} dead-lettered by its own count, {} records in the dead-letter file",
+                    reasons.len()
+                ));
+            }
+        }
+        delivery.reasons = Some(reasons);
+        Ok(delivery)
+    }
+
+    /// A forwarder for `app` (behind an ingress of its own when [`InProcess::via_ingress`]).
+    async fn new_kept(&self, usercom_url: &str, app: &App) -> Result<Kept> {
+        let (forwarder, dead_letter) = self.new_forwarder(usercom_url, app)?;
+        let ingress = if self.via_ingress {
+            let settings = usercom_forwarder::ingress::Settings {
+                // Refuse at once rather than wait: `try_accept`, the path a full queue takes.
+                queue_wait: Duration::ZERO,
+                drain_timeout: Duration::from_secs(10),
+                ..usercom_forwarder::ingress::Settings::default()
+            };
+            let ingress = usercom_forwarder::ingress::Ingress::start_with(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                forwarder.clone(),
+                settings,
+            )
+            .await
+            .map_err(|e| Error::Forwarder(e.to_string()))?;
+            Some(ingress)
         } else {
             None
         };
-        Ok(Delivery {
-            settled: true,
-            dropped: Some(summary.dead_lettered),
-            reasons: Some(reasons),
-            refused: None,
-            notes: Vec::new(),
-            unaccounted,
+        Ok(Kept {
+            forwarder,
+            ingress,
+            dead_letter,
+            reasons_read: 0,
         })
     }
 
@@ -272,42 +277,41 @@ impl InProcess {
             *hung = Some(format!("app {app}: {found}"));
         }
     }
+}
 
-    /// Through the forwarder's ingress, as an external client would, then the dead-letter file.
-    async fn deliver_via_ingress(
-        &self,
-        forwarder: usercom_forwarder::Forwarder,
-        events: Vec<Value>,
-        dead_letter: &std::path::Path,
-    ) -> Result<Delivery> {
-        let settings = usercom_forwarder::ingress::Settings {
-            // Refuse at once rather than wait: `try_accept`, the path a full queue takes.
-            queue_wait: Duration::ZERO,
-            drain_timeout: Duration::from_secs(10),
-            ..usercom_forwarder::ingress::Settings::default()
-        };
-        let ingress = usercom_forwarder::ingress::Ingress::start_with(
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            forwarder,
-            settings,
+/// How `send_all` ended `sent` messages, as a delivery (reasons are filled in by the caller).
+fn settled(summary: usercom_forwarder::Summary, sent: usize) -> Delivery {
+    let unaccounted = (summary.total() != sent as u64).then(|| {
+        format!(
+            "{sent} messages sent, the summary counts {} ({summary})",
+            summary.total()
         )
-        .await
-        .map_err(|e| Error::Forwarder(e.to_string()))?;
-        let external = External::new(&ingress.url(), None, Duration::from_secs(10));
-        let delivered = external.deliver(events).await;
-        ingress.shutdown().await;
-        let mut delivery = delivered?;
-        if delivery.refused.is_none() && !delivery.settled {
-            // Our ingress serves /stats: not draining means the batch was lost on the way in.
-            delivery.refused = Some((
-                200,
-                "answered 200, but its /stats never counted the batch as delivered: the accept path lost it".into(),
-            ));
-        }
-        delivery.reasons = Some(read_reasons(dead_letter));
-        let _ = std::fs::remove_file(dead_letter);
-        Ok(delivery)
+    });
+    Delivery {
+        settled: true,
+        dropped: Some(summary.dead_lettered),
+        reasons: None,
+        refused: None,
+        notes: Vec::new(),
+        unaccounted,
     }
+}
+
+/// Through the forwarder's ingress, as an external client would.
+async fn deliver_to_ingress(
+    ingress: &usercom_forwarder::ingress::IngressHandle,
+    events: Vec<Value>,
+) -> Result<Delivery> {
+    let external = External::new(&ingress.url(), None, Duration::from_secs(10));
+    let mut delivery = external.deliver(events).await?;
+    if delivery.refused.is_none() && !delivery.settled {
+        // Our ingress serves /stats: not draining means the batch was lost on the way in.
+        delivery.refused = Some((
+            200,
+            "answered 200, but its /stats never counted the batch as delivered: the accept path lost it".into(),
+        ));
+    }
+    Ok(delivery)
 }
 
 impl InProcess {
@@ -323,11 +327,15 @@ impl InProcess {
         self
     }
 
-    /// Drops the forwarders kept for later steps and removes their dead-letter files (and the
-    /// scratch directory when nothing else is in it). Call once every case has run.
-    pub fn finish(&self) {
+    /// Stops the forwarders kept for later steps (an ingress with its drain) and removes their
+    /// dead-letter files (and the scratch directory when nothing else is in it). Call once every
+    /// case has run.
+    pub async fn finish(&self) {
         let kept = std::mem::take(&mut *self.kept.lock().expect("kept forwarders"));
         for (_, kept) in kept {
+            if let Some(ingress) = kept.ingress {
+                let _ = tokio::time::timeout(Duration::from_secs(15), ingress.shutdown()).await;
+            }
             let _ = std::fs::remove_file(&kept.dead_letter);
         }
         let _ = std::fs::remove_dir(&self.scratch);

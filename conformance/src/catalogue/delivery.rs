@@ -112,7 +112,131 @@ pub(super) fn cases() -> Vec<Case> {
             company_lookup_refused,
         )
         .with_rule(PERMANENT_RULE),
+        Case::new(
+            "delivery_failure_outlasting_the_window_given_up",
+            TRACK,
+            outlasting_the_window,
+        )
+        .with_rule(RETRY_RULE),
+        Case::new(
+            "delivery_steady_state_one_request_per_message",
+            IDENTIFY,
+            steady_state,
+        )
+        .with_rule(CACHE_RULE),
     ]
+}
+
+/// The user's calls answer 503 for the next 300 requests, longer than a bounded retry window
+/// lasts with a growing backoff: the forwarder retries (more than once) without hammering
+/// (fewer than 200 tries), then gives up: nothing is recorded and the message is dead-lettered
+/// with the status. A forwarder that retries without backoff, or past its window, uses the 300
+/// failures up and records the event. Externally the give-up shows in `/stats` once the
+/// forwarder's own window ends (our `serve`: 300 s by default; the harness's forwarders: 5 s).
+fn outlasting_the_window(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let e = ctx.event("Outlasted");
+    Scenario {
+        seed: vec![],
+        setup: vec![Setup::Fault(json!({
+            "match": {"method": "POST", "path_prefix": format!("/api/public/users-by-id/{u}/")},
+            "effect": {"status": 503},
+            "times": 300,
+        }))],
+        steps: vec![Step::new(
+            vec![ctx.track(&u, &e, json!({"n": 1}))],
+            vec![
+                crate::checks::Requested {
+                    method: Some("POST"),
+                    path: format!("/users-by-id/{u}/"),
+                    body_has: None,
+                    at_least: 2,
+                    at_most: 199,
+                }
+                .into(),
+                Events {
+                    user: u.clone(),
+                    name: e.clone(),
+                    count: 0,
+                    data: vec![],
+                }
+                .into(),
+                crate::checks::forwarder::Dropped { reason: "503" }.into(),
+            ],
+        )],
+    }
+}
+
+/// design.md's id cache, made checkable from the journal.
+const CACHE_RULE: &str = "design.md, Delivery: a small cache (custom_id → id, user_key; groupId → company id) makes the steady state one request per message; once a user (its id and, after a first page view, its user_key, which update_or_create does not answer) and a company have been seen, nothing is looked up again: an identify, a page and a track cost one request each, a group its company update and at most its membership";
+
+/// A user and a company are seen (an identify; another user's group); then an identify, a
+/// track and a group of theirs cost no look-up (no GET at all); the first page view costs at most one (the
+/// user_key), and later ones none, also after an identify. All of it lands.
+fn steady_state(ctx: &Ctx) -> Scenario {
+    let u = ctx.id("u");
+    let g = ctx.id("g");
+    let e = ctx.event("Steady");
+    let url = "https://shop.example/steady";
+    let request =
+        |method: Option<&'static str>, path: &str, at_least, at_most| -> crate::checks::Check {
+            crate::checks::Requested {
+                method,
+                path: path.into(),
+                body_has: None,
+                at_least,
+                at_most,
+            }
+            .into()
+        };
+    let page = || ctx.page(&u, crate::catalogue::DEFAULT_TIME, url);
+    // The user is seen by its identify alone (its id comes from the upsert's answer), the
+    // company by another user's group.
+    let seen = Step::new(
+        vec![
+            ctx.identify(&u, json!({"email": "steady@example.com"})),
+            ctx.group(&ctx.id("v"), &g, json!({"name": "Steady Ltd"})),
+        ],
+        vec![company::field(&g, "name", Expect::Eq(json!("Steady Ltd")))],
+    );
+    let steady = Step::new(
+        vec![
+            ctx.identify(&u, json!({"first_name": "Stella"})),
+            ctx.track(&u, &e, json!({"n": 1})),
+            ctx.group(&u, &g, json!({"name": "Steady Group"})),
+        ],
+        vec![
+            request(Some("GET"), "", 0, 0),
+            request(None, "", 3, 4),
+            user::field(&u, "first_name", Expect::Eq(json!("Stella"))),
+            company::field(&g, "name", Expect::Eq(json!("Steady Group"))),
+            Events {
+                user: u.clone(),
+                name: e.clone(),
+                count: 1,
+                data: vec![],
+            }
+            .into(),
+        ],
+    );
+    let first_page = Step::new(
+        vec![page()],
+        vec![
+            request(Some("GET"), "", 0, 1),
+            request(Some("POST"), "/site-views/", 1, 1),
+        ],
+    );
+    // The identify first: its upsert answers the same id, and the user_key stays known.
+    let later_page = Step::new(
+        vec![ctx.identify(&u, json!({"last_name": "Steady"})), page()],
+        vec![
+            request(Some("GET"), "", 0, 0),
+            request(None, "", 2, 2),
+            user::field(&u, "page_views", Expect::Eq(json!(2))),
+            user::field(&u, "last_name", Expect::Eq(json!("Steady"))),
+        ],
+    );
+    in_steps(vec![seen, steady, first_page, later_page])
 }
 
 /// A fault rule for the case's app (the runner fills in `match.app`): the next `times` POSTs of

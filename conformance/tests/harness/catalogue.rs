@@ -94,8 +94,8 @@ fn whole_catalogue_passes_in_process_against_the_strict_simulator() {
 
 #[test]
 fn whole_catalogue_passes_in_process_through_our_ingress() {
-    // Each delivery through a fresh ingress of our forwarder (an app per case, concurrently),
-    // refusing at once when full: the accept path (`try_accept`) is under test, so an ingress
+    // Through an ingress of our forwarder per case (an app per case, concurrently; kept across
+    // the case's steps and drained at the end), refusing at once when full: the accept path (`try_accept`) is under test, so an ingress
     // that answers 200 and queues nothing fails every case.
     let in_process = InProcess::new().through_ingress(true);
     let report = runtime()
